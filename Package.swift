@@ -1,0 +1,77 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Targets follow DESIGN.md §3: C libraries are quarantined in system-library targets, each
+// imported by exactly one Swift module; `imn` only wires things together.
+let package = Package(
+    name: "imn",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "imn", targets: ["imn"]),
+        .library(name: "RedisClient", targets: ["RedisClient"]),
+        .library(name: "NATSClient", targets: ["NATSClient"]),
+        .library(name: "IMNCore", targets: ["IMNCore"]),
+        .library(name: "IMNTestSupport", targets: ["IMNTestSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+    ],
+    targets: [
+        // MARK: C libraries (Debian -dev packages)
+        .systemLibrary(
+            name: "CHiredis", pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(
+            name: "CNats", pkgConfig: "libnats",
+            providers: [.apt(["libnats-dev"])]),
+        .systemLibrary(
+            name: "CProtobufC", pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]),
+
+        // MARK: Libraries
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                "CHiredis",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        .target(
+            name: "NATSClient",
+            dependencies: [
+                "CNats",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        .target(name: "IMNCore"),
+
+        // MARK: The executable
+        .executableTarget(
+            name: "imn",
+            dependencies: [
+                "IMNCore", "RedisClient", "NATSClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // MARK: Tests
+        .target(
+            name: "IMNTestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")]),
+        .testTarget(
+            name: "RedisClientTests",
+            dependencies: ["RedisClient", "IMNTestSupport"]),
+        .testTarget(
+            name: "NATSClientTests",
+            dependencies: ["NATSClient", "IMNTestSupport"]),
+        .testTarget(
+            name: "CLibraryTests",
+            dependencies: ["CCurl", "CProtobufC"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,44 @@
+/// How to reach NATS. Defaults reconnect forever, which is what agents and servers want.
+public struct NATSConfiguration: Sendable {
+    public enum Authentication: Sendable {
+        case none
+        case userPassword(user: String, password: String)
+        case token(String)
+        /// A `.creds` file holding a user JWT and its nkey seed.
+        case credentialsFile(path: String)
+    }
+
+    /// Server URLs tried in order (`nats://host:port`); any one of them is enough.
+    public var urls: [String] = ["nats://127.0.0.1:4222"]
+    /// Connection name, shown by the server's monitoring endpoint.
+    public var name: String = "imn"
+    public var authentication: Authentication = .none
+    /// Time allowed for one connect attempt.
+    public var connectTimeout: Duration = .seconds(2)
+    /// Delay between reconnect attempts to the same server (libnats adds jitter, 100 ms).
+    public var reconnectWait: Duration = .seconds(1)
+    /// Reconnect attempts per server; `nil` means forever.
+    public var maxReconnectAttempts: Int? = nil
+    /// Bytes of publications kept while disconnected and sent after reconnecting. When it is
+    /// full, publishing fails with `bufferFull`.
+    public var reconnectBufferSize: Int = 8 * 1024 * 1024
+    /// When no server answers at start, keep trying in the background instead of failing.
+    public var retryOnFailedConnect: Bool = false
+    /// Messages a subscription buffers for a slow reader before it drops (and counts) new ones.
+    public var subscriptionBufferSize: Int = 8192
+    /// How long JetStream API calls and publications wait for the server's answer.
+    public var jetStreamTimeout: Duration = .seconds(5)
+
+    public init() {}
+
+    public init(url: String) {
+        self.init()
+        self.urls = url.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+    }
+}
+
+extension String {
+    func trimmingSpaces() -> String {
+        String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
+    }
+}

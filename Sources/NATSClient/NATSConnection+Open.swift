@@ -1,0 +1,91 @@
+import CNats
+
+extension NATSConnection {
+    /// Builds libnats options from the configuration and connects (blocking).
+    static func open(_ configuration: NATSConfiguration, events: ConnectionEvents) throws(NATSError) -> OpaquePointer {
+        var options: OpaquePointer?
+        try LibNATS.check(natsOptions_Create(&options), "creating NATS options")
+        guard let options else { throw NATSError(.library, "natsOptions_Create returned nothing") }
+        defer { natsOptions_Destroy(options) }
+
+        try LibNATS.withCStrings(configuration.urls) { (servers, count) throws(NATSError) in
+            try LibNATS.check(natsOptions_SetServers(options, servers, count), "invalid NATS URL in \(configuration.urls)")
+        }
+        try LibNATS.check(natsOptions_SetName(options, configuration.name), "setting the connection name")
+        try LibNATS.check(natsOptions_SetTimeout(options, LibNATS.milliseconds(configuration.connectTimeout)), "setting the connect timeout")
+        try LibNATS.check(natsOptions_SetMaxReconnect(options, Int32(clamping: configuration.maxReconnectAttempts ?? -1)), "setting max reconnects")
+        try LibNATS.check(natsOptions_SetReconnectWait(options, LibNATS.milliseconds(configuration.reconnectWait)), "setting the reconnect wait")
+        try LibNATS.check(natsOptions_SetReconnectBufSize(options, Int32(clamping: configuration.reconnectBufferSize)), "setting the reconnect buffer")
+        switch configuration.authentication {
+        case .none: break
+        case .userPassword(let user, let password):
+            try LibNATS.check(natsOptions_SetUserInfo(options, user, password), "setting user and password")
+        case .token(let token):
+            try LibNATS.check(natsOptions_SetToken(options, token), "setting the token")
+        case .credentialsFile(let path):
+            try LibNATS.check(natsOptions_SetUserCredentialsFromFiles(options, path, nil), "reading credentials from \(path)")
+        }
+
+        // libnats holds this reference until it reports the connection closed.
+        let closure = Unmanaged.passRetained(events).toOpaque()
+        try LibNATS.check(natsOptions_SetDisconnectedCB(options, onDisconnected, closure), "setting callbacks")
+        try LibNATS.check(natsOptions_SetReconnectedCB(options, onReconnected, closure), "setting callbacks")
+        try LibNATS.check(natsOptions_SetClosedCB(options, onClosed, closure), "setting callbacks")
+        try LibNATS.check(natsOptions_SetErrorHandler(options, onAsynchronousError, closure), "setting callbacks")
+        if configuration.retryOnFailedConnect {
+            try LibNATS.check(natsOptions_SetRetryOnFailedConnect(options, true, onReconnected, closure), "setting retry on failed connect")
+        }
+
+        var connection: OpaquePointer?
+        let status = natsConnection_Connect(&connection, options)
+        if let connection, status == NATS_OK || status == NATS_NOT_YET_CONNECTED {
+            return connection
+        }
+        Unmanaged<ConnectionEvents>.fromOpaque(closure).release()
+        throw LibNATS.error(status, "connect to \(configuration.urls.joined(separator: ","))")
+    }
+
+    /// Makes a libnats subscription that feeds `sink`.
+    static func subscribe(_ nc: OpaquePointer, subject: String, queue: String?, sink: MessageSink) throws(NATSError) -> SubscriptionHandle {
+        let closure = Unmanaged.passRetained(sink).toOpaque()
+        var subscription: OpaquePointer?
+        let status =
+            if let queue {
+                natsConnection_QueueSubscribe(&subscription, nc, subject, queue, MessageSink.onMessage, closure)
+            } else {
+                natsConnection_Subscribe(&subscription, nc, subject, MessageSink.onMessage, closure)
+            }
+        guard status == NATS_OK, let subscription else {
+            Unmanaged<MessageSink>.fromOpaque(closure).release()
+            throw LibNATS.error(status, "subscribe to \(subject)")
+        }
+        let completion = natsSubscription_SetOnCompleteCB(subscription, MessageSink.onComplete, closure)
+        guard completion == NATS_OK else {
+            // A message callback may already be running, so the sink is not released here.
+            _ = natsSubscription_Unsubscribe(subscription)
+            natsSubscription_Destroy(subscription)
+            throw LibNATS.error(completion, "subscribe to \(subject)")
+        }
+        return SubscriptionHandle(subscription)
+    }
+
+    static func makeInboxPrefix() throws(NATSError) -> String {
+        var inbox: UnsafeMutablePointer<natsInbox>?
+        try LibNATS.check(natsInbox_Create(&inbox), "creating an inbox")
+        guard let inbox else { throw NATSError(.library, "natsInbox_Create returned nothing") }
+        defer { natsInbox_Destroy(inbox) }
+        return String(cString: inbox) + "."
+    }
+}
+
+private func events(_ closure: UnsafeMutableRawPointer?) -> ConnectionEvents? {
+    closure.map { Unmanaged<ConnectionEvents>.fromOpaque($0).takeUnretainedValue() }
+}
+
+private let onDisconnected: natsConnectionHandler = { _, closure in events(closure)?.transition(to: .reconnecting) }
+private let onReconnected: natsConnectionHandler = { _, closure in events(closure)?.transition(to: .connected) }
+private let onClosed: natsConnectionHandler = { _, closure in
+    guard let closure else { return }
+    Unmanaged<ConnectionEvents>.fromOpaque(closure).takeRetainedValue().transition(to: .closed)
+}
+private let onAsynchronousError: natsErrHandler = { _, _, _, closure in events(closure)?.countAsynchronousError() }

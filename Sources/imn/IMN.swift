@@ -1,0 +1,12 @@
+import ArgumentParser
+import IMNCore
+
+@main
+struct IMN: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "imn",
+        abstract: "IMN, the Internet Measurement Network.",
+        discussion: "One executable for every IMN process. Every command listed here works.",
+        version: IMNVersion.current,
+        subcommands: [Doctor.self])
+}
