@@ -112,7 +112,7 @@ public final class RedisConnection: Sendable {
                 } catch {
                     failures += 1
                     lastError = error
-                    nextAttempt = clock.now + Self.backoff(failures: failures, configuration)
+                    nextAttempt = clock.now + RedisConnectionBackoff.delay(failures: failures, configuration)
                     logger.debug("redis connect failed", metadata: ["redis.endpoint": "\(configuration.endpointDescription)", "error": "\(error)"])
                 }
             }
@@ -140,12 +140,14 @@ public final class RedisConnection: Sendable {
             }
             return context
         }
+    }
+}
 
-        static func backoff(failures: Int, _ configuration: RedisConfiguration) -> Duration {
-            let exponent = min(failures - 1, 20)
-            let delay = configuration.reconnectInitialDelay * (1 << exponent)
-            return min(delay, configuration.reconnectMaxDelay)
-        }
+/// Reconnect delays: the first delay, doubled per failed attempt, capped.
+enum RedisConnectionBackoff {
+    static func delay(failures: Int, _ configuration: RedisConfiguration) -> Duration {
+        let exponent = min(max(failures - 1, 0), 20)
+        return min(configuration.reconnectInitialDelay * (1 << exponent), configuration.reconnectMaxDelay)
     }
 }
 

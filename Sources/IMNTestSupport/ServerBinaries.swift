@@ -1,0 +1,25 @@
+import Foundation
+
+/// Finds the real server binaries tests start. `IMN_REDIS_SERVER` / `IMN_NATS_SERVER` name them
+/// explicitly; otherwise PATH is searched.
+public enum ServerBinaries {
+    public static let redisServer: String? = find("redis-server", override: "IMN_REDIS_SERVER")
+    public static let natsServer: String? = find("nats-server", override: "IMN_NATS_SERVER")
+    public static let redisBenchmark: String? = find("redis-benchmark", override: "IMN_REDIS_BENCHMARK")
+
+    public static var redisAvailable: Bool { redisServer != nil }
+    public static var natsAvailable: Bool { natsServer != nil }
+
+    static func find(_ name: String, override: String) -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        if let path = environment[override], FileManager.default.isExecutableFile(atPath: path) { return path }
+        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        let home = environment["HOME"] ?? "/root"
+        let directories = path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "\(home)/.local/bin", "\(home)/.pyenv/shims"]
+        for directory in directories {
+            let candidate = directory + "/" + name
+            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+}
