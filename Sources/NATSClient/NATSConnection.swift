@@ -154,6 +154,7 @@ public final class NATSConnection: Sendable {
 
     /// Closes the connection: pending publications are flushed, subscriptions end.
     public func close() async {
+        events.beginClosing()
         routerSubscription.close()
         let nc = UnsafeSendablePointer(handle.connection)
         _ = try? await blocking.runIfActive { natsConnection_Close(nc.value) }

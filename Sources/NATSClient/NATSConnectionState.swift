@@ -22,6 +22,7 @@ final class ConnectionEvents: Sendable {
         var statistics = NATSConnectionStatistics()
         var observers: [Int: AsyncStream<NATSConnectionState>.Continuation] = [:]
         var nextObserver = 0
+        var closing = false
     }
     private let storage = Mutex(Storage())
 
@@ -31,6 +32,8 @@ final class ConnectionEvents: Sendable {
     func transition(to state: NATSConnectionState) {
         let observers = storage.withLock { storage -> [AsyncStream<NATSConnectionState>.Continuation] in
             guard storage.state != state, storage.state != .closed else { return [] }
+            // libnats reports a disconnect while closing; that is not a reconnect.
+            if storage.closing && state != .closed { return [] }
             switch state {
             case .reconnecting: storage.statistics.disconnects += 1
             case .connected where storage.state == .reconnecting: storage.statistics.reconnects += 1
@@ -44,6 +47,9 @@ final class ConnectionEvents: Sendable {
             if state == .closed { observer.finish() }
         }
     }
+
+    /// The application is closing the connection: only `.closed` follows.
+    func beginClosing() { storage.withLock { $0.closing = true } }
 
     func countDrop() { storage.withLock { $0.statistics.droppedMessages += 1 } }
     func countAsynchronousError() { storage.withLock { $0.statistics.asynchronousErrors += 1 } }
