@@ -16,6 +16,7 @@ public enum Subjects {
 
     /// True when `token` can stand as one subject token: not empty, no spaces, dots or wildcards.
     public static func isValidToken(_ token: String) -> Bool {
-        !token.isEmpty && token.utf8.allSatisfy { $0 > 0x20 && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "*") && $0 != UInt8(ascii: ">") && $0 != 0x7F }
+        !token.isEmpty
+            && token.utf8.allSatisfy { $0 > 0x20 && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "*") && $0 != UInt8(ascii: ">") && $0 != 0x7F }
     }
 }

@@ -8,11 +8,13 @@ public func withRedisServer<T>(
     guard let executable = ServerBinaries.redisServer else { throw ServerProcessError("redis-server is not installed") }
     let port = FreePort.next()
     let directory = try ServerProcess.makeDirectory("redis")
-    let arguments = [
-        "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--daemonize", "no",
-        "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "", "--logfile", "",
-    ] + extraArguments
-    return try await withServer(ServerProcess(name: "redis-server", executable: executable, port: port, directory: directory, arguments: arguments), body)
+    let arguments =
+        [
+            "--port", "\(port)", "--bind", "127.0.0.1", "--dir", directory.path, "--daemonize", "no",
+            "--appendonly", "yes", "--appendfsync", appendfsync, "--save", "", "--logfile", "",
+        ] + extraArguments
+    return try await withServer(
+        ServerProcess(name: "redis-server", executable: executable, port: port, directory: directory, arguments: arguments), body)
 }
 
 /// A real `nats-server -js` on a free loopback port with its JetStream store in a temporary folder.
@@ -21,7 +23,8 @@ public func withNATSServer<T>(extraArguments: [String] = [], _ body: (ServerProc
     let port = FreePort.next()
     let directory = try ServerProcess.makeDirectory("nats")
     let arguments = ["-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", directory.appendingPathComponent("jetstream").path] + extraArguments
-    return try await withServer(ServerProcess(name: "nats-server", executable: executable, port: port, directory: directory, arguments: arguments), body)
+    return try await withServer(
+        ServerProcess(name: "nats-server", executable: executable, port: port, directory: directory, arguments: arguments), body)
 }
 
 extension ServerProcess {

@@ -66,8 +66,9 @@ public struct JetStream: Sendable {
         if let messageID { headers["Nats-Msg-Id"] = messageID }
         let reply: NATSMessage
         do {
-            reply = try await connection.request(subject, payload: payload, headers: headers, timeout: timeout ?? connection.configuration.jetStreamTimeout)
-        } catch where error.code == .noResponders {
+            reply = try await connection.request(
+                subject, payload: payload, headers: headers, timeout: timeout ?? connection.configuration.jetStreamTimeout)
+        } catch  where error.code == .noResponders {
             throw NATSError(.noResponders, "no JetStream stream listens on \(subject)")
         }
         return try Self.decodeAck(reply.payload, subject: subject)
@@ -135,7 +136,9 @@ public struct JetStream: Sendable {
         try LibNATS.check(status, errorCode, "creating consumer \(configuration.durableName) on \(stream)")
     }
 
-    private static func bind(_ js: OpaquePointer, stream: String, _ configuration: JetStreamConsumerConfiguration) throws(NATSError) -> UnsafeSendablePointer {
+    private static func bind(_ js: OpaquePointer, stream: String, _ configuration: JetStreamConsumerConfiguration) throws(NATSError)
+        -> UnsafeSendablePointer
+    {
         var options = jsSubOptions()
         jsSubOptions_Init(&options)
         var subscription: OpaquePointer?

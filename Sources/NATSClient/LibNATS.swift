@@ -1,7 +1,7 @@
 import CNats
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Small helpers around libnats values; everything C stays inside this module.
@@ -93,7 +93,9 @@ enum LibNATS {
     }
 
     /// Calls `body` with a C array of C strings that live for the duration of the call.
-    static func withCStrings<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>, Int32) throws(NATSError) -> R) throws(NATSError) -> R {
+    static func withCStrings<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafePointer<CChar>?>, Int32) throws(NATSError) -> R)
+        throws(NATSError) -> R
+    {
         let duplicates = strings.map { strdup($0) }
         defer { duplicates.forEach { free($0) } }
         var pointers = duplicates.map { UnsafePointer($0) }

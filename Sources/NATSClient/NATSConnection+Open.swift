@@ -15,7 +15,8 @@ extension NATSConnection {
         try LibNATS.check(natsOptions_SetTimeout(options, LibNATS.milliseconds(configuration.connectTimeout)), "setting the connect timeout")
         try LibNATS.check(natsOptions_SetMaxReconnect(options, Int32(clamping: configuration.maxReconnectAttempts ?? -1)), "setting max reconnects")
         try LibNATS.check(natsOptions_SetReconnectWait(options, LibNATS.milliseconds(configuration.reconnectWait)), "setting the reconnect wait")
-        try LibNATS.check(natsOptions_SetReconnectBufSize(options, Int32(clamping: configuration.reconnectBufferSize)), "setting the reconnect buffer")
+        try LibNATS.check(
+            natsOptions_SetReconnectBufSize(options, Int32(clamping: configuration.reconnectBufferSize)), "setting the reconnect buffer")
         switch configuration.authentication {
         case .none: break
         case .userPassword(let user, let password):

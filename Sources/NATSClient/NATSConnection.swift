@@ -33,7 +33,9 @@ public final class NATSConnection: Sendable {
 
     /// Connects to the first reachable server of ``NATSConfiguration/urls``. With
     /// `retryOnFailedConnect` it returns at once and keeps trying in the background.
-    public static func connect(_ configuration: NATSConfiguration, logger: Logger = Logger(label: "imn.nats")) async throws(NATSError) -> NATSConnection {
+    public static func connect(_ configuration: NATSConfiguration, logger: Logger = Logger(label: "imn.nats")) async throws(NATSError)
+        -> NATSConnection
+    {
         guard !configuration.urls.isEmpty else { throw NATSError(.invalidArgument, "no NATS URL given") }
         let blocking = NIOThreadPool(numberOfThreads: 2)
         blocking.start()
@@ -114,7 +116,9 @@ public final class NATSConnection: Sendable {
 
     /// Sends a request and waits for the first reply. Throws `noResponders` at once when nobody
     /// listens on `subject`, and `timeout` when nobody answers in time.
-    public func request(_ subject: String, payload: [UInt8] = [], headers: NATSHeaders = NATSHeaders(), timeout: Duration = .seconds(5)) async throws(NATSError) -> NATSMessage {
+    public func request(_ subject: String, payload: [UInt8] = [], headers: NATSHeaders = NATSHeaders(), timeout: Duration = .seconds(5))
+        async throws(NATSError) -> NATSMessage
+    {
         let router = self.router
         let token = router.nextToken()
         let replyTo = router.prefix + String(token)

@@ -4,7 +4,7 @@ import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One Redis connection with its own thread: hiredis calls block, so they run on a
@@ -101,13 +101,14 @@ public final class RedisConnection: Sendable {
                 do {
                     let context = try open(configuration)
                     if failures > 0 {
-                        logger.info("redis reconnected", metadata: ["redis.endpoint": "\(configuration.endpointDescription)", "attempts": "\(failures)"])
+                        logger.info(
+                            "redis reconnected", metadata: ["redis.endpoint": "\(configuration.endpointDescription)", "attempts": "\(failures)"])
                     }
                     failures = 0
                     lastError = nil
                     self.context = context
                     return context
-                } catch where error.code == .authenticationFailed {
+                } catch  where error.code == .authenticationFailed {
                     throw error
                 } catch {
                     failures += 1

@@ -7,7 +7,9 @@ import Testing
 /// Against a real nats-server (JetStream on) started per test.
 @Suite(.enabled(if: ServerBinaries.natsAvailable, "nats-server is not installed: run scripts/setup"))
 struct NATSClientTests {
-    static func connect(_ server: ServerProcess, name: String = "test", configure: (inout NATSConfiguration) -> Void = { _ in }) async throws -> NATSConnection {
+    static func connect(_ server: ServerProcess, name: String = "test", configure: (inout NATSConfiguration) -> Void = { _ in }) async throws
+        -> NATSConnection
+    {
         var configuration = NATSConfiguration(url: server.natsURL)
         configuration.name = name
         configuration.reconnectWait = .milliseconds(100)

@@ -101,7 +101,12 @@ struct RedisClientTests {
                 #expect(error?.code == .authenticationFailed)
                 #expect(error?.description.contains("wrong") == false)
             }
-            try await Self.withClient(server, configure: { $0.password = "topsecret"; $0.database = 2 }) { client in
+            try await Self.withClient(
+                server,
+                configure: {
+                    $0.password = "topsecret"; $0.database = 2
+                }
+            ) { client in
                 try await client.send("ACL", "SETUSER", "imn", "on", ">userpass", "~*", "+@all")
                 try await client.send("SET", "where", "db2")
             }
@@ -115,7 +120,12 @@ struct RedisClientTests {
 
     @Test func commandTimeoutIsIndeterminateAndTheConnectionRecovers() async throws {
         try await withRedisServer { server in
-            try await Self.withClient(server, configure: { $0.poolSize = 1; $0.commandTimeout = .milliseconds(200) }) { client in
+            try await Self.withClient(
+                server,
+                configure: {
+                    $0.poolSize = 1; $0.commandTimeout = .milliseconds(200)
+                }
+            ) { client in
                 let error = await #expect(throws: RedisError.self) { try await client.send("BLPOP", "never", "1") }
                 #expect(error?.code == .indeterminate)
                 try await Task.sleep(for: .seconds(1))
@@ -126,7 +136,12 @@ struct RedisClientTests {
 
     @Test func survivesKill9AndRestartWithAcknowledgedDataIntact() async throws {
         try await withRedisServer(appendfsync: "always") { server in
-            try await Self.withClient(server, configure: { $0.poolSize = 2; $0.connectWait = .seconds(10) }) { client in
+            try await Self.withClient(
+                server,
+                configure: {
+                    $0.poolSize = 2; $0.connectWait = .seconds(10)
+                }
+            ) { client in
                 for index in 0..<200 { try await client.send("SET", RedisArgument("k\(index)"), RedisArgument(index)) }
 
                 // A command in flight when the server dies fails as indeterminate, never as success.
