@@ -17,6 +17,7 @@ extension NATSConnection {
         try LibNATS.check(natsOptions_SetReconnectWait(options, LibNATS.milliseconds(configuration.reconnectWait)), "setting the reconnect wait")
         try LibNATS.check(
             natsOptions_SetReconnectBufSize(options, Int32(clamping: configuration.reconnectBufferSize)), "setting the reconnect buffer")
+        try LibNATS.check(natsOptions_SetSendAsap(options, configuration.publishImmediately), "setting send-asap")
         switch configuration.authentication {
         case .none: break
         case .userPassword(let user, let password):

@@ -18,11 +18,20 @@ struct NATSBench: AsyncParsableCommand {
             configuration.name = "bench"
             let connection = try await NATSConnection.connect(configuration)
             let payload = [UInt8](repeating: 0x61, count: 128)
-            let publishRate = try await rate(messages) {
-                for _ in 0..<messages { try connection.publish("bench.pub", payload: payload) }
+            let immediateRate = try await rate(messages / 4) {
+                for _ in 0..<(messages / 4) { try connection.publish("bench.pub", payload: payload) }
                 try await connection.flush(timeout: .seconds(60))
             }
-            print("publish, 128-byte messages, no subscriber:   \(format(publishRate)) msgs/s")
+            print("publish, 128 B, publishImmediately (default): \(format(immediateRate)) msgs/s")
+            var bulkConfiguration = configuration
+            bulkConfiguration.publishImmediately = false
+            let bulk = try await NATSConnection.connect(bulkConfiguration)
+            let bulkRate = try await rate(messages) {
+                for _ in 0..<messages { try bulk.publish("bench.pub", payload: payload) }
+                try await bulk.flush(timeout: .seconds(60))
+            }
+            await bulk.close()
+            print("publish, 128 B, batched writes:               \(format(bulkRate)) msgs/s")
 
             let responder = try await NATSConnection.connect(configuration)
             let subscription = try responder.subscribe(to: "bench.echo")
@@ -43,7 +52,7 @@ struct NATSBench: AsyncParsableCommand {
                 }
             }
             let (p50, p99) = percentiles(latencies)
-            print("request/reply, sequential:                  \(format(sequential)) round trips/s (p50 \(Int(p50)) µs, p99 \(Int(p99)) µs)")
+            print("request/reply, sequential:                   \(format(sequential)) round trips/s (p50 \(Int(p50)) µs, p99 \(Int(p99)) µs)")
             let concurrency = 16
             let concurrent = try await rate(requests) {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -57,7 +66,7 @@ struct NATSBench: AsyncParsableCommand {
                     try await group.waitForAll()
                 }
             }
-            print("request/reply, \(concurrency) concurrent:                \(format(concurrent)) round trips/s")
+            print("request/reply, \(concurrency) concurrent:                 \(format(concurrent)) round trips/s")
             serving.cancel()
             subscription.unsubscribe()
             await responder.close()

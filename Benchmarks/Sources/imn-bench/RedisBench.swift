@@ -51,27 +51,47 @@ struct RedisBench: AsyncParsableCommand {
                     try await group.waitForAll()
                 }
             }
+            let pooledPipelined = try await rate(operations) {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for worker in 0..<8 {
+                        group.addTask {
+                            var sent = 0
+                            let share = operations / 8
+                            while sent < share {
+                                let batch = min(64, share - sent)
+                                let commands = (0..<batch).map { RedisCommand("SET", RedisArgument("key:\(worker):\((sent + $0) % 1000)"), value) }
+                                _ = try await pool.pipeline(commands)
+                                sent += batch
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
             await pool.close()
 
-            let reference = Self.redisBenchmark(port: server.port, operations: operations)
+            let reference = Self.redisBenchmark(port: server.port, operations: operations, clients: 1)
+            let referenceDefault = Self.redisBenchmark(port: server.port, operations: operations, clients: 50)
             print("RedisClient SET, 1 connection, sequential:     \(format(sequential)) ops/s")
             print("RedisClient SET, 1 connection, pipelined (64): \(format(pipelined)) ops/s")
             print("RedisClient SET, pool of 8, 32 tasks:          \(format(pooledRate)) ops/s")
-            if let reference {
-                print("redis-benchmark -t set -P 64 (1 client):       \(format(reference)) ops/s")
-                print(String(format: "pipelined / redis-benchmark:                   %.2fx (goal >= 0.5x)", pipelined / reference))
+            print("RedisClient SET, pool of 8, pipelined (64) x8: \(format(pooledPipelined)) ops/s")
+            if let reference, let referenceDefault {
+                print("redis-benchmark -t set -P 64 -c 1:             \(format(reference)) ops/s")
+                print("redis-benchmark -t set -P 64 (50 clients):     \(format(referenceDefault)) ops/s")
+                print(String(format: "1 connection pipelined / redis-benchmark -c 1: %.2fx (goal >= 0.5x)", pipelined / reference))
+                print(String(format: "pool pipelined / redis-benchmark (50 clients): %.2fx", pooledPipelined / referenceDefault))
             } else {
                 print("redis-benchmark not found: install redis-tools for the comparison")
             }
         }
     }
 
-    static func redisBenchmark(port: Int, operations: Int) -> Double? {
+    static func redisBenchmark(port: Int, operations: Int, clients: Int) -> Double? {
         guard let executable = ServerBinaries.redisBenchmark else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        // One client, like the pipelined RedisClient run, so the ratio compares like with like.
-        process.arguments = ["-p", "\(port)", "-t", "set", "-P", "64", "-c", "1", "-n", "\(operations)", "-q"]
+        process.arguments = ["-p", "\(port)", "-t", "set", "-P", "64", "-c", "\(clients)", "-n", "\(operations)", "-q"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice
