@@ -15,8 +15,10 @@ public struct NATSConfiguration: Sendable {
     public var authentication: Authentication = .none
     /// Time allowed for one connect attempt.
     public var connectTimeout: Duration = .seconds(2)
-    /// Delay between reconnect attempts to the same server (libnats adds jitter, 100 ms).
-    public var reconnectWait: Duration = .seconds(1)
+    /// First delay after every server of the list failed to reconnect; it doubles per round up
+    /// to `maxReconnectWait`, with up to 10 % jitter so that many clients do not reconnect in step.
+    public var reconnectWait: Duration = .milliseconds(100)
+    public var maxReconnectWait: Duration = .seconds(2)
     /// Reconnect attempts per server; `nil` means forever.
     public var maxReconnectAttempts: Int? = nil
     /// Bytes of publications kept while disconnected and sent after reconnecting. When it is

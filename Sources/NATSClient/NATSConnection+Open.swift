@@ -14,7 +14,6 @@ extension NATSConnection {
         try LibNATS.check(natsOptions_SetName(options, configuration.name), "setting the connection name")
         try LibNATS.check(natsOptions_SetTimeout(options, LibNATS.milliseconds(configuration.connectTimeout)), "setting the connect timeout")
         try LibNATS.check(natsOptions_SetMaxReconnect(options, Int32(clamping: configuration.maxReconnectAttempts ?? -1)), "setting max reconnects")
-        try LibNATS.check(natsOptions_SetReconnectWait(options, LibNATS.milliseconds(configuration.reconnectWait)), "setting the reconnect wait")
         try LibNATS.check(
             natsOptions_SetReconnectBufSize(options, Int32(clamping: configuration.reconnectBufferSize)), "setting the reconnect buffer")
         try LibNATS.check(natsOptions_SetSendAsap(options, configuration.publishImmediately), "setting send-asap")
@@ -34,6 +33,7 @@ extension NATSConnection {
         try LibNATS.check(natsOptions_SetReconnectedCB(options, onReconnected, closure), "setting callbacks")
         try LibNATS.check(natsOptions_SetClosedCB(options, onClosed, closure), "setting callbacks")
         try LibNATS.check(natsOptions_SetErrorHandler(options, onAsynchronousError, closure), "setting callbacks")
+        try LibNATS.check(natsOptions_SetCustomReconnectDelay(options, reconnectDelay, closure), "setting the reconnect backoff")
         if configuration.retryOnFailedConnect {
             try LibNATS.check(natsOptions_SetRetryOnFailedConnect(options, true, onReconnected, closure), "setting retry on failed connect")
         }
@@ -89,5 +89,8 @@ private let onReconnected: natsConnectionHandler = { _, closure in events(closur
 private let onClosed: natsConnectionHandler = { _, closure in
     guard let closure else { return }
     Unmanaged<ConnectionEvents>.fromOpaque(closure).takeRetainedValue().transition(to: .closed)
+}
+private let reconnectDelay: natsCustomReconnectDelayHandler = { _, attempts, closure in
+    events(closure)?.reconnectDelay(rounds: Int(attempts)) ?? 1000
 }
 private let onAsynchronousError: natsErrHandler = { _, _, _, closure in events(closure)?.countAsynchronousError() }

@@ -39,7 +39,7 @@ public final class NATSConnection: Sendable {
         guard !configuration.urls.isEmpty else { throw NATSError(.invalidArgument, "no NATS URL given") }
         let blocking = NIOThreadPool(numberOfThreads: 2)
         blocking.start()
-        let events = ConnectionEvents()
+        let events = ConnectionEvents(reconnectWait: configuration.reconnectWait, maxReconnectWait: configuration.maxReconnectWait)
         do {
             let pointer = try await blocking.runIfActive { () throws -> UnsafeSendablePointer in
                 try UnsafeSendablePointer(Self.open(configuration, events: events))

@@ -25,6 +25,20 @@ final class ConnectionEvents: Sendable {
         var closing = false
     }
     private let storage = Mutex(Storage())
+    private let reconnectWait: Duration
+    private let maxReconnectWait: Duration
+
+    init(reconnectWait: Duration = .milliseconds(100), maxReconnectWait: Duration = .seconds(2)) {
+        self.reconnectWait = reconnectWait
+        self.maxReconnectWait = maxReconnectWait
+    }
+
+    /// Milliseconds to wait after `rounds` failed rounds over the server list: doubling, capped, jittered.
+    func reconnectDelay(rounds: Int) -> Int64 {
+        let exponent = min(max(rounds - 1, 0), 20)
+        let base = LibNATS.milliseconds(min(reconnectWait * (1 << exponent), maxReconnectWait))
+        return base + Int64.random(in: 0...max(0, base / 10))
+    }
 
     var state: NATSConnectionState { storage.withLock { $0.state } }
     var statistics: NATSConnectionStatistics { storage.withLock { $0.statistics } }

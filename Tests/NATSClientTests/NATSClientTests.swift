@@ -195,3 +195,13 @@ struct NATSClientTests {
         await connection.close()
     }
 }
+
+@Suite struct NATSReconnectBackoffTests {
+    @Test func reconnectDelayDoublesCapsAndJitters() {
+        let events = ConnectionEvents(reconnectWait: .milliseconds(100), maxReconnectWait: .seconds(1))
+        for (round, base) in [(1, 100), (2, 200), (3, 400), (4, 800), (5, 1000), (30, 1000)] {
+            let delay = events.reconnectDelay(rounds: round)
+            #expect(delay >= Int64(base) && delay <= Int64(base) + Int64(base) / 10, "round \(round): \(delay) ms")
+        }
+    }
+}
