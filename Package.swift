@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "NATSClient", targets: ["NATSClient"]),
         .library(name: "IMNCore", targets: ["IMNCore"]),
+        .library(name: "DBOS", targets: ["DBOS"]),
         .library(name: "IMNTestSupport", targets: ["IMNTestSupport"]),
     ],
     dependencies: [
@@ -49,6 +50,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .target(name: "IMNCore"),
+        .target(
+            name: "DBOS",
+            dependencies: [
+                "RedisClient", "IMNCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
 
         // MARK: The executable
         .executableTarget(
@@ -69,6 +76,9 @@ let package = Package(
         .testTarget(
             name: "NATSClientTests",
             dependencies: ["NATSClient", "IMNTestSupport"]),
+        .testTarget(
+            name: "DBOSTests",
+            dependencies: ["DBOS", "RedisClient", "IMNTestSupport"]),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CCurl", "CProtobufC"]),

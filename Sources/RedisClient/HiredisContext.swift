@@ -30,6 +30,15 @@ final class HiredisContext {
 
     deinit { close() }
 
+    /// True when an idle connection has something to read: the server closed it (EOF) or sent
+    /// something unasked. Checked before each use, so a command is never sent on a socket the
+    /// server already dropped (which would make its outcome look indeterminate).
+    var peerClosed: Bool {
+        guard let context else { return true }
+        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        return poll(&descriptor, 1, 0) != 0
+    }
+
     func close() {
         if let context { redisFree(context) }
         context = nil

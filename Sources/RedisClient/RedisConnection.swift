@@ -86,7 +86,8 @@ public final class RedisConnection: Sendable {
 
         private func connected(configuration: RedisConfiguration, logger: Logger) throws(RedisError) -> HiredisContext {
             if closed { throw RedisError(.closed, "the connection is closed") }
-            if let context, context.isAlive { return context }
+            if let context, context.isAlive, !context.peerClosed { return context }
+            context?.close()
             context = nil
             let clock = ContinuousClock()
             let deadline = clock.now + configuration.connectWait

@@ -1,0 +1,91 @@
+import Logging
+import RedisClient
+
+/// The durable state of IMN in Redis: agents, module states, results, scheduled tasks and the
+/// audit log. Every change that touches more than one key is one Lua script, so it is applied
+/// whole or not at all, and deadlines and timestamps come from the Redis clock.
+public struct DBOSStore: Sendable {
+    public let configuration: DBOSStoreConfiguration
+    let redis: RedisClient
+    let keys: DBOSKeys
+    let logger: Logger
+
+    public init(redis: RedisClient, configuration: DBOSStoreConfiguration = DBOSStoreConfiguration(), logger: Logger = Logger(label: "imn.dbos.store")) {
+        self.redis = redis
+        self.configuration = configuration
+        self.keys = DBOSKeys(prefix: configuration.keyPrefix)
+        self.logger = logger
+    }
+
+    /// Runs a script, mapping Redis failures to DBOS errors.
+    func run(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws(DBOSError) -> RedisReply {
+        do {
+            return try await redis.evaluate(script, keys: keys, arguments: arguments)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    func send(_ command: RedisCommand) async throws(DBOSError) -> RedisReply {
+        do {
+            return try await redis.send(command)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    func pipeline(_ commands: [RedisCommand]) async throws(DBOSError) -> [RedisReply] {
+        do {
+            return try await redis.pipeline(commands)
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    static func map(_ error: RedisError) -> DBOSError {
+        switch error.code {
+        case .connectionFailed, .closed: DBOSError(.unavailable, "Redis is unreachable", cause: error)
+        case .indeterminate: DBOSError(.unavailable, "the outcome is unknown: the connection to Redis broke", cause: error)
+        default: DBOSError(.internalError, "Redis failed", cause: error)
+        }
+    }
+
+    /// Is Redis answering? (For the health service.)
+    public func ping() async -> Bool {
+        (try? await redis.send("PING")) == .status("PONG")
+    }
+
+    // MARK: Validation shared by every call
+
+    static func validateID(_ id: String, _ what: String) throws(DBOSError) {
+        guard !id.isEmpty else { throw DBOSError(.invalidArgument, "\(what) must not be empty") }
+        guard id.utf8.count <= 256 else { throw DBOSError(.invalidArgument, "\(what) is longer than 256 bytes") }
+        guard id.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value != 0x7F }) else {
+            throw DBOSError(.invalidArgument, "\(what) must not contain spaces or control characters")
+        }
+    }
+
+    func pageSize(_ requested: Int) throws(DBOSError) -> Int {
+        guard requested >= 0 else { throw DBOSError(.invalidArgument, "page size must not be negative (got \(requested))") }
+        return requested == 0 ? configuration.defaultPageSize : min(requested, configuration.maxPageSize)
+    }
+}
+
+extension RedisReply {
+    /// An `HGETALL` reply as a dictionary of field → bytes.
+    var hash: [String: [UInt8]] {
+        guard let elements = array else { return [:] }
+        var result: [String: [UInt8]] = [:]
+        var index = 0
+        while index + 1 < elements.count {
+            if let name = elements[index].text { result[name] = elements[index + 1].bytes ?? [] }
+            index += 2
+        }
+        return result
+    }
+}
+
+extension Dictionary where Key == String, Value == [UInt8] {
+    func text(_ field: String) -> String { self[field].map { String(decoding: $0, as: UTF8.self) } ?? "" }
+    func int(_ field: String) -> Int64 { Int64(text(field)) ?? 0 }
+}

@@ -1,0 +1,77 @@
+import RedisClient
+
+/// One page of a list call; pass `nextCursor` back to get the next page (nil: no more).
+public struct Page<Element: Sendable>: Sendable {
+    public var items: [Element]
+    public var nextCursor: String?
+}
+
+/// Inclusive bounds in ms since 1970; nil is open.
+public struct TimeRange: Sendable, Hashable {
+    public var since: Int64?
+    public var until: Int64?
+    public init(since: Int64? = nil, until: Int64? = nil) {
+        self.since = since
+        self.until = until
+    }
+}
+
+extension DBOSStore {
+    /// Pages through a sorted-set index (score = time in ms, members ordered within a score).
+    /// The cursor is "<score>:<member>" of the last item returned; entries whose record is gone
+    /// or filtered out (`load` returns nil) are skipped. Scans at most a bounded number of index
+    /// entries per call and then returns a cursor, so a sparse filter never makes one call slow.
+    func page<T: Sendable>(
+        index: RedisArgument, range: TimeRange, cursor: String?, limit: Int,
+        load: ([String]) async throws(DBOSError) -> [T?]
+    ) async throws(DBOSError) -> Page<T> {
+        var after: (score: Int64, member: String)?
+        if let cursor {
+            let parts = cursor.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2, let score = Int64(parts[0]) else { throw DBOSError(.invalidArgument, "malformed cursor") }
+            after = (score, String(parts[1]))
+        }
+        var items: [T] = []
+        var last = after
+        var scanned = 0
+        var offset = 0
+        let budget = max(limit * 10, 1000)
+        let high = range.until.map(String.init) ?? "+inf"
+        while items.count < limit && scanned < budget {
+            let low = last.map { String($0.score) } ?? range.since.map(String.init) ?? "-inf"
+            let batch = limit - items.count + 64
+            let reply = try await send(
+                RedisCommand(
+                    "ZRANGEBYSCORE", index, RedisArgument(low), RedisArgument(high), "WITHSCORES", "LIMIT", RedisArgument(offset),
+                    RedisArgument(batch)))
+            let flat = reply.array ?? []
+            var entries: [(score: Int64, member: String)] = []
+            var position = 0
+            while position + 1 < flat.count {
+                if let member = flat[position].text, let score = flat[position + 1].integer { entries.append((score, member)) }
+                position += 2
+            }
+            let exhausted = entries.count < batch
+            // Members with the same score are ordered by their bytes, as Redis orders them.
+            let fresh = entries.filter { entry in
+                guard let last else { return true }
+                return entry.score > last.score || (entry.score == last.score && last.member.utf8.lexicographicallyPrecedes(entry.member.utf8))
+            }
+            if fresh.isEmpty {
+                if exhausted { return Page(items: items, nextCursor: nil) }
+                offset += entries.count  // a run of entries at the cursor's own score: look past it
+                continue
+            }
+            offset = 0
+            let take = Array(fresh.prefix(limit - items.count))
+            let loaded = try await load(take.map(\.member))
+            for (entry, item) in zip(take, loaded) {
+                last = entry
+                scanned += 1
+                if let item { items.append(item) }
+            }
+            if exhausted && take.count == fresh.count { return Page(items: items, nextCursor: nil) }
+        }
+        return Page(items: items, nextCursor: last.map { "\($0.score):\($0.member)" })
+    }
+}
