@@ -1,26 +1,41 @@
+import Synchronization
+
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// Loopback ports for test servers.
 public enum FreePort {
-    /// A TCP port on 127.0.0.1 that was free a moment ago (the kernel picks it for port 0).
+    /// Ports handed out by this process, below the kernel's ephemeral range (32768–60999) so that
+    /// client sockets do not take them, and never the same one twice: two tests that ran in
+    /// parallel could otherwise be given the same free port and end up sharing one server.
+    private static let nextCandidate = Mutex(10_000 + Int.random(in: 0..<2_000) * 10)
+
+    /// A TCP port on 127.0.0.1 that is free now and was not handed out before by this process.
     public static func next() -> Int {
+        for _ in 0..<1000 {
+            let candidate = nextCandidate.withLock { value -> Int in
+                defer { value = value >= 32_000 ? 10_000 : value + 1 }
+                return value
+            }
+            if canBind(candidate) { return candidate }
+        }
+        return 20_000 + Int.random(in: 0..<10_000)
+    }
+
+    static func canBind(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return 20000 + Int.random(in: 0..<20000) }
+        guard fd >= 0 else { return false }
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress -> Bool in
-                bind(fd, socketAddress, length) == 0 && getsockname(fd, socketAddress, &length) == 0
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
             }
         }
-        guard bound else { return 20000 + Int.random(in: 0..<20000) }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     /// True when something accepts TCP connections on 127.0.0.1:`port`.

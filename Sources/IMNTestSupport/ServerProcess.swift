@@ -44,7 +44,8 @@ public final class ServerProcess: @unchecked Sendable {
         try process.run()
         self.process = process
         let deadline = ContinuousClock.now + timeout
-        while !FreePort.isAccepting(port) {
+        // Accepting is not enough: another process could hold the port. Ours must still run.
+        while !(FreePort.isAccepting(port) && process.isRunning) {
             guard process.isRunning else {
                 throw ServerProcessError("\(name) exited at start with status \(process.terminationStatus); log: \(tail())")
             }
@@ -53,6 +54,10 @@ public final class ServerProcess: @unchecked Sendable {
                 throw ServerProcessError("\(name) did not accept connections on port \(port) within \(timeout); log: \(tail())")
             }
             try await Task.sleep(for: .milliseconds(20))
+        }
+        try await Task.sleep(for: .milliseconds(20))
+        guard process.isRunning else {
+            throw ServerProcessError("\(name) exited right after start (port \(port) taken?); log: \(tail())")
         }
     }
 

@@ -6,10 +6,12 @@ import Testing
 struct ModuleStateTests {
     @Test func walksTheLifeCycleWithVersionsAndHistory() async throws {
         try await withStore { store, _ in
-            var state = try await store.setModuleState(requestID: "r1", agentID: "a1", module: "echo_module", state: .created, expectedVersion: 0, actor: "server")
+            var state = try await store.setModuleState(
+                requestID: "r1", agentID: "a1", module: "echo_module", state: .created, expectedVersion: 0, actor: "server")
             #expect(state.version == 1)
             for next in [ModuleStateName.started, .running, .completed] {
-                state = try await store.setModuleState(requestID: "r1", agentID: "a1", module: "echo_module", state: next, expectedVersion: state.version, actor: "agent")
+                state = try await store.setModuleState(
+                    requestID: "r1", agentID: "a1", module: "echo_module", state: next, expectedVersion: state.version, actor: "agent")
             }
             #expect(state.state == .completed)
             #expect(state.version == 4)
@@ -28,7 +30,9 @@ struct ModuleStateTests {
                 for index in 0..<50 {
                     group.addTask {
                         do throws(DBOSError) {
-                            return .success(try await store.setModuleState(requestID: "race", agentID: "a1", module: "m", state: .started, expectedVersion: 1, actor: "w\(index)"))
+                            return .success(
+                                try await store.setModuleState(
+                                    requestID: "race", agentID: "a1", module: "m", state: .started, expectedVersion: 1, actor: "w\(index)"))
                         } catch {
                             return .failure(error)
                         }
@@ -59,7 +63,8 @@ struct ModuleStateTests {
         try await withStore { store, _ in
             var version: Int64 = 0
             for step in path {
-                version = try await store.setModuleState(requestID: "r", agentID: "a", module: "m", state: step, expectedVersion: version, actor: "t").version
+                version = try await store.setModuleState(requestID: "r", agentID: "a", module: "m", state: step, expectedVersion: version, actor: "t")
+                    .version
             }
             let error = await #expect(throws: DBOSError.self) {
                 try await store.setModuleState(requestID: "r", agentID: "a", module: "m", state: illegal, expectedVersion: version, actor: "t")
@@ -87,9 +92,12 @@ struct ModuleStateTests {
 
     @Test func badInputIsInvalidArgument() async throws {
         try await withStore { store, _ in
-            for (request, agent, module, version) in [("", "a", "m", Int64(0)), ("r", "", "m", 0), ("r", "a", "", 0), ("r x", "a", "m", 0), ("r", "a", "m", -1)] {
+            for (request, agent, module, version) in [
+                ("", "a", "m", Int64(0)), ("r", "", "m", 0), ("r", "a", "", 0), ("r x", "a", "m", 0), ("r", "a", "m", -1),
+            ] {
                 let error = await #expect(throws: DBOSError.self) {
-                    try await store.setModuleState(requestID: request, agentID: agent, module: module, state: .created, expectedVersion: version, actor: "t")
+                    try await store.setModuleState(
+                        requestID: request, agentID: agent, module: module, state: .created, expectedVersion: version, actor: "t")
                 }
                 #expect(error?.code == .invalidArgument)
             }
@@ -104,7 +112,8 @@ struct ModuleStateTests {
         try await withStore { store, _ in
             for index in 0..<25 {
                 let agent = index % 2 == 0 ? "even" : "odd"
-                _ = try await store.setModuleState(requestID: "req-\(index)", agentID: agent, module: "m\(index % 3)", state: .created, expectedVersion: 0, actor: "t")
+                _ = try await store.setModuleState(
+                    requestID: "req-\(index)", agentID: agent, module: "m\(index % 3)", state: .created, expectedVersion: 0, actor: "t")
             }
             var seen: [String] = []
             var cursor: String?

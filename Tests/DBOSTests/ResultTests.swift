@@ -56,7 +56,9 @@ struct ResultTests {
             #expect(notTerminal?.code == .invalidArgument)
             let empty = await #expect(throws: DBOSError.self) { try await store.storeResult(result("")) }
             #expect(empty?.code == .invalidArgument)
-            let range = await #expect(throws: DBOSError.self) { try await store.listResults(agentID: "agent_1", range: TimeRange(since: 10, until: 5)) }
+            let range = await #expect(throws: DBOSError.self) {
+                try await store.listResults(agentID: "agent_1", range: TimeRange(since: 10, until: 5))
+            }
             #expect(range?.code == .invalidArgument)
         }
     }
@@ -103,7 +105,9 @@ struct ResultTests {
             for index in 0..<100 {
                 let id = "k\(index)"
                 _ = try await store.storeResult(result(id))
-                version[id] = try await store.setModuleState(requestID: id, agentID: "agent_1", module: "m", state: .created, expectedVersion: 0, actor: "t").version
+                version[id] = try await store.setModuleState(
+                    requestID: id, agentID: "agent_1", module: "m", state: .created, expectedVersion: 0, actor: "t"
+                ).version
                 acknowledged.append(id)
             }
             await server.kill9()

@@ -54,7 +54,9 @@ extension DBOSStore {
         }
         if withHistory {
             let decoder = JSONDecoder()
-            state.history = (replies[1].array ?? []).compactMap { $0.bytes.flatMap { try? decoder.decode(ModuleStateTransition.self, from: Data($0)) } }
+            state.history = (replies[1].array ?? []).compactMap {
+                $0.bytes.flatMap { try? decoder.decode(ModuleStateTransition.self, from: Data($0)) }
+            }
         }
         return state
     }

@@ -10,7 +10,9 @@ public struct DBOSStore: Sendable {
     let keys: DBOSKeys
     let logger: Logger
 
-    public init(redis: RedisClient, configuration: DBOSStoreConfiguration = DBOSStoreConfiguration(), logger: Logger = Logger(label: "imn.dbos.store")) {
+    public init(
+        redis: RedisClient, configuration: DBOSStoreConfiguration = DBOSStoreConfiguration(), logger: Logger = Logger(label: "imn.dbos.store")
+    ) {
         self.redis = redis
         self.configuration = configuration
         self.keys = DBOSKeys(prefix: configuration.keyPrefix)
