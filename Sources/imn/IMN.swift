@@ -8,5 +8,5 @@ struct IMN: AsyncParsableCommand {
         abstract: "IMN, the Internet Measurement Network.",
         discussion: "One executable for every IMN process. Every command listed here works.",
         version: IMNVersion.current,
-        subcommands: [Doctor.self])
+        subcommands: [DBOSCommand.self, Doctor.self])
 }

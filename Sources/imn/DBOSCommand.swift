@@ -1,0 +1,64 @@
+import ArgumentParser
+import DBOS
+import Foundation
+import Logging
+import RedisClient
+import ServiceLifecycle
+
+/// `imn dbos`: the durable state service.
+struct DBOSCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dbos",
+        abstract: "Run DBOS, IMN's durable state service (gRPC; agents, states, results, tasks, audit log in Redis).",
+        discussion: """
+            Serves imn.dbos.v1.DBOS and grpc.health.v1.Health. Starts even when Redis is down and \
+            reports NOT_SERVING until Redis answers. SIGINT/SIGTERM stop it gracefully.
+            """)
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "gRPC port.") var port = 50051
+    @Option(help: "Redis, redis://[user:password@]host:port/db (env: IMN_REDIS_URL; default redis://127.0.0.1:6379).")
+    var redisURL: String?
+    @Option(help: "Prefix of every Redis key.") var keyPrefix = "imn:"
+    @Option(help: "Largest result payload accepted, in bytes.") var maxPayloadBytes = 1024 * 1024
+    @Option(help: "How long a result's request id blocks a second store, in seconds.") var idempotencyWindow = 24 * 3600
+    @Option(help: "Approximate length of the audit log stream.") var maxEvents = 100_000
+    @Option(help: "Name of this DBOS process in result metadata (default: dbos-<hostname>).") var serverID: String?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
+        guard maxPayloadBytes > 0 else { throw ValidationError("--max-payload-bytes must be positive") }
+        guard idempotencyWindow > 0 else { throw ValidationError("--idempotency-window must be positive") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "imn.dbos")
+        var configuration = DBOSServer.Configuration()
+        configuration.host = host
+        configuration.port = port
+        do {
+            configuration.redis = try RedisConfiguration(
+                url: redisURL ?? ProcessInfo.processInfo.environment["IMN_REDIS_URL"] ?? "redis://127.0.0.1:6379")
+        } catch {
+            throw ValidationError("\(error.message)")
+        }
+        configuration.redis.poolSize = 8
+        configuration.store.keyPrefix = keyPrefix
+        configuration.store.maxPayloadBytes = maxPayloadBytes
+        configuration.store.idempotencyWindowSeconds = idempotencyWindow
+        configuration.store.maxEvents = maxEvents
+        configuration.store.serverID = serverID ?? "dbos-\(ProcessInfo.processInfo.hostName)"
+        let server = DBOSServer(configuration: configuration, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
