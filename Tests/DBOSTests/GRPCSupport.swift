@@ -1,0 +1,73 @@
+import DBOS
+import Foundation
+import GRPCCore
+import IMNTestSupport
+import Logging
+import RedisClient
+
+/// A DBOSServer on a free loopback port over a real redis-server, and a DBOSClient to it.
+func withDBOS<T: Sendable>(
+    redis server: ServerProcess, configure: (inout DBOSServer.Configuration) -> Void = { _ in },
+    _ body: (DBOSClient, DBOSServer) async throws -> T
+) async throws -> T {
+    var configuration = DBOSServer.Configuration()
+    configuration.port = 0
+    configuration.redis = try RedisConfiguration(url: server.redisURL)
+    configuration.redis.connectWait = .seconds(10)
+    configuration.healthInterval = .milliseconds(100)
+    configure(&configuration)
+    let dbos = DBOSServer(configuration: configuration, logger: Logger(label: "test.dbos"))
+    let serving = Task { try await dbos.run() }
+    do {
+        let port = try await dbos.listeningPort()
+        let client = try DBOSClient(address: "127.0.0.1:\(port)")
+        let connections = Task { try await client.run() }
+        defer {
+            client.close()
+            connections.cancel()
+            serving.cancel()
+        }
+        return try await body(client, dbos)
+    } catch {
+        serving.cancel()
+        throw error
+    }
+}
+
+/// The gRPC status code of what `body` threw, or nil when it did not throw.
+func rpcCode(_ body: () async throws -> Void) async -> RPCError.Code? {
+    do {
+        try await body()
+        return nil
+    } catch let error as RPCError {
+        return error.code
+    } catch {
+        return .unknown
+    }
+}
+
+extension Imn_Dbos_V1_SetModuleStateRequest {
+    static func make(_ request: String, _ state: String, version: Int64, agent: String = "agent_1", module: String = "echo_module") -> Self {
+        var message = Self()
+        message.requestID = request
+        message.agentID = agent
+        message.module = module
+        message.state = state
+        message.expectedVersion = version
+        message.actor = "test"
+        return message
+    }
+}
+
+extension Imn_Dbos_V1_StoreResultRequest {
+    static func make(_ request: String, payload: String = "{}", status: String = "completed", agent: String = "agent_1") -> Self {
+        var message = Self()
+        message.result.requestID = request
+        message.result.agentID = agent
+        message.result.module = "echo_module"
+        message.result.status = status
+        message.result.payload = Data(payload.utf8)
+        message.result.metadata.ingestSource = "test"
+        return message
+    }
+}
