@@ -184,3 +184,28 @@ struct GRPCServiceTests {
         }
     }
 }
+
+@Suite(.enabled(if: ServerBinaries.redisAvailable, "redis-server is not installed: run scripts/setup"))
+struct DBOSClientRetryTests {
+    /// StoreResult is idempotent, so the client retries it on UNAVAILABLE: a store issued while
+    /// Redis is briefly gone succeeds once Redis is back, and stores one record.
+    @Test func idempotentCallsRideOutABriefRedisOutage() async throws {
+        try await withRedisServer { redis in
+            try await withDBOS(redis: redis, configure: { $0.redis.connectWait = .milliseconds(200) }) { client, _ in
+                _ = try await client.storeResult(.make("before"))
+                await redis.kill9()
+                let restart = Task {
+                    try await Task.sleep(for: .milliseconds(300))
+                    try await redis.restart()
+                }
+                let stored = try await client.storeResult(.make("during"))
+                try await restart.value
+                #expect(!stored.duplicate)
+                #expect(try await client.storeResult(.make("during")).duplicate)
+                var list = Imn_Dbos_V1_ListResultsRequest()
+                list.agentID = "agent_1"
+                #expect(Set(try await client.listResults(list).results.map(\.requestID)) == ["before", "during"])
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import GRPCCore
+
+// Every DBOS call with its retry policy decided once, here. Idempotent: reads, RegisterAgent
+// (last write wins), StoreResult (keyed by request id), AckTask (same token acks once),
+// CancelTask, DeleteResult, ScheduleTask with an id. Not retried: SetModuleState (a lost reply
+// then looks like a version conflict), ListDueTasks (claims), NackTask, ScheduleTask without id.
+extension DBOSClient {
+    public func registerAgent(_ request: Imn_Dbos_V1_RegisterAgentRequest) async throws -> Imn_Dbos_V1_RegisterAgentResponse {
+        try await dbos.registerAgent(request, options: options(idempotent: true))
+    }
+
+    public func getAgent(_ request: Imn_Dbos_V1_GetAgentRequest) async throws -> Imn_Dbos_V1_Agent {
+        try await dbos.getAgent(request, options: options(idempotent: true))
+    }
+
+    public func listAgents(_ request: Imn_Dbos_V1_ListAgentsRequest) async throws -> Imn_Dbos_V1_ListAgentsResponse {
+        try await dbos.listAgents(request, options: options(idempotent: true))
+    }
+
+    public func setModuleState(_ request: Imn_Dbos_V1_SetModuleStateRequest) async throws -> Imn_Dbos_V1_ModuleState {
+        try await dbos.setModuleState(request, options: options(idempotent: false))
+    }
+
+    public func getModuleState(_ request: Imn_Dbos_V1_GetModuleStateRequest) async throws -> Imn_Dbos_V1_ModuleState {
+        try await dbos.getModuleState(request, options: options(idempotent: true))
+    }
+
+    public func listModuleStates(_ request: Imn_Dbos_V1_ListModuleStatesRequest) async throws -> Imn_Dbos_V1_ListModuleStatesResponse {
+        try await dbos.listModuleStates(request, options: options(idempotent: true))
+    }
+
+    public func storeResult(_ request: Imn_Dbos_V1_StoreResultRequest) async throws -> Imn_Dbos_V1_StoreResultResponse {
+        try await dbos.storeResult(request, options: options(idempotent: true))
+    }
+
+    public func getResult(_ request: Imn_Dbos_V1_GetResultRequest) async throws -> Imn_Dbos_V1_Result {
+        try await dbos.getResult(request, options: options(idempotent: true))
+    }
+
+    public func listResults(_ request: Imn_Dbos_V1_ListResultsRequest) async throws -> Imn_Dbos_V1_ListResultsResponse {
+        try await dbos.listResults(request, options: options(idempotent: true))
+    }
+
+    public func deleteResult(_ request: Imn_Dbos_V1_DeleteResultRequest) async throws -> Imn_Dbos_V1_DeleteResultResponse {
+        try await dbos.deleteResult(request, options: options(idempotent: true))
+    }
+
+    public func scheduleTask(_ request: Imn_Dbos_V1_ScheduleTaskRequest) async throws -> Imn_Dbos_V1_ScheduleTaskResponse {
+        try await dbos.scheduleTask(request, options: options(idempotent: !request.id.isEmpty))
+    }
+
+    public func getTask(_ request: Imn_Dbos_V1_GetTaskRequest) async throws -> Imn_Dbos_V1_Task {
+        try await dbos.getTask(request, options: options(idempotent: true))
+    }
+
+    public func listTasks(_ request: Imn_Dbos_V1_ListTasksRequest) async throws -> Imn_Dbos_V1_ListTasksResponse {
+        try await dbos.listTasks(request, options: options(idempotent: true))
+    }
+
+    public func cancelTask(_ request: Imn_Dbos_V1_CancelTaskRequest) async throws -> Imn_Dbos_V1_CancelTaskResponse {
+        try await dbos.cancelTask(request, options: options(idempotent: true))
+    }
+
+    public func claimDueTasks(_ request: Imn_Dbos_V1_ListDueTasksRequest) async throws -> Imn_Dbos_V1_ListDueTasksResponse {
+        try await dbos.listDueTasks(request, options: options(idempotent: false))
+    }
+
+    public func ackTask(_ request: Imn_Dbos_V1_AckTaskRequest) async throws -> Imn_Dbos_V1_Task {
+        try await dbos.ackTask(request, options: options(idempotent: true))
+    }
+
+    public func nackTask(_ request: Imn_Dbos_V1_NackTaskRequest) async throws -> Imn_Dbos_V1_Task {
+        try await dbos.nackTask(request, options: options(idempotent: false))
+    }
+
+    public func deadLetters(_ request: Imn_Dbos_V1_ListDeadLettersRequest) async throws -> Imn_Dbos_V1_ListTasksResponse {
+        try await dbos.listDeadLetters(request, options: options(idempotent: true))
+    }
+
+    public func events(_ request: Imn_Dbos_V1_GetEventsRequest) async throws -> Imn_Dbos_V1_GetEventsResponse {
+        try await dbos.getEvents(request, options: options(idempotent: true))
+    }
+}
