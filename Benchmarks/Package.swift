@@ -17,6 +17,7 @@ let package = Package(
                 .product(name: "RedisClient", package: "imn"),
                 .product(name: "NATSClient", package: "imn"),
                 .product(name: "IMNTestSupport", package: "imn"),
+                .product(name: "DBOS", package: "imn"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ])
     ],

@@ -87,11 +87,11 @@ struct RedisBench: AsyncParsableCommand {
         }
     }
 
-    static func redisBenchmark(port: Int, operations: Int, clients: Int) -> Double? {
+    static func redisBenchmark(port: Int, operations: Int, clients: Int, pipeline: Int = 64) -> Double? {
         guard let executable = ServerBinaries.redisBenchmark else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-p", "\(port)", "-t", "set", "-P", "64", "-c", "\(clients)", "-n", "\(operations)", "-q"]
+        process.arguments = ["-p", "\(port)", "-t", "set", "-P", "\(pipeline)", "-c", "\(clients)", "-n", "\(operations)", "-q"]
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = FileHandle.nullDevice

@@ -1,0 +1,100 @@
+import ArgumentParser
+import DBOS
+import Foundation
+import IMNTestSupport
+
+struct DBOSBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dbos",
+        abstract: "StoreResult and SetModuleState per second through gRPC (imn dbos as its own process), next to redis-benchmark SET.")
+
+    @Option(help: "Calls per concurrent measurement.") var operations = 40_000
+    @Option(help: "Path of the imn executable (env IMN_BINARY).") var imn: String?
+
+    func run() async throws {
+        guard let imn = imn ?? ProcessInfo.processInfo.environment["IMN_BINARY"] else {
+            throw ValidationError("give --imn or IMN_BINARY (Benchmarks/run does)")
+        }
+        for policy in ["everysec", "always"] {
+            try await withRedisServer(appendfsync: policy) { redis in
+                let port = FreePort.next()
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-bench-dbos-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                let dbos = ServerProcess(
+                    name: "imn-dbos", executable: imn, port: port, directory: directory,
+                    arguments: ["dbos", "--port", "\(port)", "--redis-url", redis.redisURL, "--log-level", "warning"])
+                try await dbos.start()
+                defer { Task { await dbos.stop() } }
+                let client = try DBOSClient(address: "127.0.0.1:\(port)")
+                let connections = Task { try await client.run() }
+                defer {
+                    client.close()
+                    connections.cancel()
+                }
+                print("appendfsync \(policy): imn dbos on :\(port), redis-server on :\(redis.port)")
+                let health = try await measure(count: 2000, concurrency: 1) { _ in
+                    _ = try await client.health.check(Grpc_Health_V1_HealthCheckRequest())
+                }
+                print("  Health.Check (no Redis), 1 client: \(health)")
+                for concurrency in [1, 16] {
+                    let count = concurrency == 1 ? operations / 8 : operations
+                    let store = try await measure(count: count, concurrency: concurrency) { index in
+                        _ = try await client.storeResult(.bench("store-\(policy)-\(concurrency)-\(index)"))
+                    }
+                    print("  StoreResult,    \(concurrency) client(s): \(store)")
+                    let state = try await measure(count: count, concurrency: concurrency) { index in
+                        var request = Imn_Dbos_V1_SetModuleStateRequest()
+                        request.requestID = "state-\(policy)-\(concurrency)-\(index)"
+                        request.agentID = "agent_1"
+                        request.module = "echo_module"
+                        request.state = "created"
+                        request.actor = "bench"
+                        _ = try await client.setModuleState(request)
+                    }
+                    print("  SetModuleState, \(concurrency) client(s): \(state)")
+                }
+                if let reference = RedisBench.redisBenchmark(port: redis.port, operations: operations, clients: 16, pipeline: 1) {
+                    print("  redis-benchmark -t set -c 16 (no pipelining): \(format(reference)) ops/s")
+                }
+            }
+        }
+    }
+
+    func measure(count: Int, concurrency: Int, _ call: @escaping @Sendable (Int) async throws -> Void) async throws -> String {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let latencies = try await withThrowingTaskGroup(of: [Duration].self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var samples: [Duration] = []
+                    var index = worker
+                    while index < count {
+                        let begin = clock.now
+                        try await call(index)
+                        samples.append(clock.now - begin)
+                        index += concurrency
+                    }
+                    return samples
+                }
+            }
+            return try await group.reduce(into: [Duration]()) { $0 += $1 }
+        }
+        let elapsed = clock.now - start
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let (p50, p99) = percentiles(latencies)
+        return
+            "\(format(Double(count) / seconds)) calls/s, p50 \(String(format: "%.2f", p50 / 1000)) ms, p99 \(String(format: "%.2f", p99 / 1000)) ms"
+    }
+}
+
+extension Imn_Dbos_V1_StoreResultRequest {
+    static func bench(_ id: String) -> Self {
+        var request = Self()
+        request.result.requestID = id
+        request.result.agentID = "agent_1"
+        request.result.module = "ping_module"
+        request.result.status = "completed"
+        request.result.payload = Data(#"{"rtt_ms":[0.041,0.038,0.044],"loss":0}"#.utf8)
+        return request
+    }
+}
