@@ -67,7 +67,12 @@ struct GRPCServiceTests {
 
     @Test func results() async throws {
         try await withRedisServer { redis in
-            try await withDBOS(redis: redis, configure: { $0.store.maxPayloadBytes = 2048; $0.store.serverID = "dbos-a" }) { client, _ in
+            try await withDBOS(
+                redis: redis,
+                configure: {
+                    $0.store.maxPayloadBytes = 2048; $0.store.serverID = "dbos-a"
+                }
+            ) { client, _ in
                 let first = try await client.dbos.storeResult(.make("r1", payload: #"{"echo":"hi"}"#), options: client.options(idempotent: true))
                 #expect(!first.duplicate)
                 #expect(first.result.metadata.dbosServerID == "dbos-a")
@@ -81,7 +86,9 @@ struct GRPCServiceTests {
                 var list = Imn_Dbos_V1_ListResultsRequest()
                 list.agentID = "agent_1"
                 #expect(try await client.dbos.listResults(list).results.count == 1)
-                #expect(await rpcCode { _ = try await client.dbos.storeResult(.make("big", payload: String(repeating: "x", count: 4096))) } == .invalidArgument)
+                #expect(
+                    await rpcCode { _ = try await client.dbos.storeResult(.make("big", payload: String(repeating: "x", count: 4096))) }
+                        == .invalidArgument)
                 #expect(await rpcCode { _ = try await client.dbos.storeResult(.make("odd", status: "finished")) } == .invalidArgument)
                 list.pageSize = -1
                 #expect(await rpcCode { _ = try await client.dbos.listResults(list) } == .invalidArgument)
