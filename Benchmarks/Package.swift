@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "imn", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
     ],
     targets: [
         .executableTarget(
@@ -19,6 +20,8 @@ let package = Package(
                 .product(name: "IMNTestSupport", package: "imn"),
                 .product(name: "DBOS", package: "imn"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ])
     ],
     swiftLanguageModes: [.v6]

@@ -1,7 +1,6 @@
 import ArgumentParser
 import IMNCore
 
-@main
 struct IMN: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imn",

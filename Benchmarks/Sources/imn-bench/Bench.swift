@@ -1,6 +1,5 @@
 import ArgumentParser
 
-@main
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imn-bench",
