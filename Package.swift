@@ -89,6 +89,9 @@ let package = Package(
             name: "NATSClientTests",
             dependencies: ["NATSClient", "IMNTestSupport"]),
         .testTarget(
+            name: "IMNCoreTests",
+            dependencies: ["IMNCore"]),
+        .testTarget(
             name: "DBOSTests",
             dependencies: ["DBOS", "RedisClient", "IMNTestSupport"]),
         .testTarget(
