@@ -20,6 +20,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.30.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
@@ -56,6 +59,17 @@ let package = Package(
             ]),
         .target(name: "IMNCore"),
         .target(
+            name: "Agent",
+            dependencies: [
+                "NATSClient", "IMNCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
+        .target(
             name: "DBOS",
             dependencies: [
                 "RedisClient", "IMNCore",
@@ -71,7 +85,7 @@ let package = Package(
         .executableTarget(
             name: "imn",
             dependencies: [
-                "IMNCore", "RedisClient", "NATSClient", "DBOS",
+                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -88,6 +102,9 @@ let package = Package(
         .testTarget(
             name: "NATSClientTests",
             dependencies: ["NATSClient", "IMNTestSupport"]),
+        .testTarget(
+            name: "AgentTests",
+            dependencies: ["Agent", "NATSClient", "IMNTestSupport"]),
         .testTarget(
             name: "IMNCoreTests",
             dependencies: ["IMNCore"]),

@@ -49,7 +49,7 @@ extension JSONValue: Codable {
 
 extension JSONValue {
     /// Parses JSON text; nil when it is not JSON.
-    public init?(parsing bytes: some Collection<UInt8>) {
+    public init?(parsing bytes: some Sequence<UInt8>) {
         guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { return nil }
         self = value
     }

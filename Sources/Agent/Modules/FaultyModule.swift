@@ -1,0 +1,28 @@
+import IMNCore
+
+/// `faulty_module`: fault injection. `delay` seconds of waiting, then an `error` (the run ends in
+/// `error` with that message) or a `crash` (the run dies and ends in `failed`; the agent keeps
+/// serving).
+public struct FaultyModule: MeasurementModule {
+    public init() {}
+
+    public let spec = ModuleSpec(
+        name: "faulty_module", version: "1.0.0", description: "Injects faults: a delay, a module error, or a crashed run.",
+        inputSchema: [
+            "type": "object", "additionalProperties": false,
+            "properties": [
+                "delay": ["type": "number", "minimum": 0, "maximum": 300, "default": 0, "description": "Seconds to wait first."],
+                "error": ["type": "string", "maxLength": 4096, "description": "End with this module error."],
+                "crash": ["type": "boolean", "default": false, "description": "End as a crashed run."],
+            ],
+        ],
+        outputDescription: "{delayed_seconds} when neither error nor crash is asked for", maxConcurrency: 16)
+
+    public func run(input: JSONValue, context: ModuleContext) async throws -> JSONValue {
+        let delay = input["delay"]?.numberValue ?? 0
+        if delay > 0 { try await Task.sleep(for: .milliseconds(Int64(delay * 1000))) }
+        if input["crash"]?.boolValue == true { throw ModuleCrash("faulty_module crashed on request") }
+        if let message = input["error"]?.stringValue { throw ModuleError(message) }
+        return ["delayed_seconds": .number(delay)]
+    }
+}

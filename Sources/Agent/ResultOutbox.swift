@@ -1,0 +1,96 @@
+import Foundation
+import IMNCore
+import Logging
+import NATSClient
+import Synchronization
+
+/// Results and state transitions waiting for JetStream's acknowledgement, kept on disk in the
+/// state directory so that neither a NATS outage nor an agent restart loses them. Entries are
+/// published in order with their `Nats-Msg-Id`, so a re-send after an ambiguous failure is
+/// stored once by the stream (and once more by DBOS's idempotent store).
+public final class ResultOutbox: Sendable {
+    struct Entry: Codable {
+        var subject: String
+        var messageID: String
+        var payload: Data
+    }
+
+    let directory: URL
+    private let logger: Logger
+    private let sequence: Mutex<Int>
+    private let wakeUp = WakeSignal()
+
+    public init(directory: URL, logger: Logger) throws {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        self.directory = directory
+        self.logger = logger
+        let last =
+            try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .compactMap { Int($0.prefix(while: { $0 != "-" })) }.max() ?? 0
+        sequence = Mutex(last)
+    }
+
+    /// Entries not yet acknowledged.
+    public var depth: Int { pending().count }
+
+    /// Writes the entry durably (written, fsynced, renamed into place) before returning.
+    public func enqueue(_ message: ResultMessage) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let entry = Entry(
+            subject: Subjects.result(agent: message.agentID, module: message.module), messageID: message.messageID,
+            payload: try encoder.encode(message))
+        let number = sequence.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        let name = String(format: "%012d", number) + "-" + message.state + ".json"
+        let temporary = directory.appendingPathComponent("." + name + ".tmp")
+        let data = try JSONEncoder().encode(entry)
+        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown)
+        }
+        let handle = try FileHandle(forWritingTo: temporary)
+        try handle.write(contentsOf: data)
+        try handle.synchronize()
+        try handle.close()
+        try FileManager.default.moveItem(at: temporary, to: directory.appendingPathComponent(name))
+        wakeUp.signal()
+    }
+
+    private func pending() -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
+    }
+
+    /// Publishes entries in order until cancelled; on failure waits (100 ms doubling to 2 s)
+    /// and tries the same entry again.
+    public func run(jetStream: JetStream, onDepth: @Sendable (Int) -> Void = { _ in }) async {
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            let files = pending()
+            onDepth(files.count)
+            if files.isEmpty {
+                await wakeUp.wait(timeout: .seconds(1))  // an enqueue, or a look again after a second
+                continue
+            }
+            for file in files {
+                let url = directory.appendingPathComponent(file)
+                guard let data = FileManager.default.contents(atPath: url.path), let entry = try? JSONDecoder().decode(Entry.self, from: data) else {
+                    logger.error("unreadable outbox entry moved aside", metadata: ["file": "\(file)"])
+                    try? FileManager.default.moveItem(at: url, to: directory.appendingPathComponent(file + ".bad"))
+                    continue
+                }
+                do {
+                    _ = try await jetStream.publish(entry.subject, payload: Array(entry.payload), messageID: entry.messageID)
+                    try? FileManager.default.removeItem(at: url)
+                    delay = .milliseconds(100)
+                } catch {
+                    logger.debug("result publish failed; will retry", metadata: ["nats.msg_id": "\(entry.messageID)", "error": "\(error)"])
+                    try? await Task.sleep(for: delay)
+                    delay = min(delay * 2, .seconds(2))
+                    break
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// A state transition of a run, published to the `IMN_RESULTS` stream on
+/// `imn.res.<agent>.<module>` with `Nats-Msg-Id` = `<request id>:<state>`. The terminal one
+/// (completed, error, failed) carries the output or the error.
+public struct ResultMessage: Sendable, Hashable, Codable {
+    public var requestID: String
+    public var agentID: String
+    public var module: String
+    public var moduleVersion: String
+    /// started, running, completed, error or failed.
+    public var state: String
+    public var atMilliseconds: Int64
+    public var startedAtMilliseconds: Int64?
+    public var finishedAtMilliseconds: Int64?
+    public var output: JSONValue?
+    public var error: String?
+    public var agentStartedAtMilliseconds: Int64
+    public var agentVersion: String
+
+    public init(
+        requestID: String, agentID: String, module: String, moduleVersion: String, state: String, atMilliseconds: Int64,
+        agentStartedAtMilliseconds: Int64, agentVersion: String
+    ) {
+        self.requestID = requestID
+        self.agentID = agentID
+        self.module = module
+        self.moduleVersion = moduleVersion
+        self.state = state
+        self.atMilliseconds = atMilliseconds
+        self.agentStartedAtMilliseconds = agentStartedAtMilliseconds
+        self.agentVersion = agentVersion
+    }
+
+    /// The deduplication id of this transition.
+    public var messageID: String { "\(requestID):\(state)" }
+
+    enum CodingKeys: String, CodingKey {
+        case requestID = "request_id", agentID = "agent_id", module, moduleVersion = "module_version", state, atMilliseconds = "at_ms"
+        case startedAtMilliseconds = "started_at_ms", finishedAtMilliseconds = "finished_at_ms", output, error
+        case agentStartedAtMilliseconds = "agent_started_at_ms", agentVersion = "agent_version"
+    }
+}

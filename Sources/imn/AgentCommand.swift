@@ -1,0 +1,59 @@
+import Agent
+import ArgumentParser
+import Foundation
+import Logging
+import NATSClient
+import ServiceLifecycle
+
+/// `imn agent`: a measurement agent.
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Run a measurement agent: heartbeats, commands from the server, results to JetStream, /metrics.",
+        discussion: """
+            Built-in modules: echo_module, faulty_module, tcping, heartbeat_module. Commands arrive on \
+            imn.cmd.<id>.<module>; results and state transitions go to the IMN_RESULTS stream, kept in an \
+            on-disk outbox (in --state-dir) until JetStream acknowledges them. Starts even when NATS is down.
+            """)
+
+    @Option(help: "Agent name, shown in heartbeats.") var name: String
+    @Option(help: "Agent id (default: kept in --state-dir, made once).") var id: String?
+    @Option(help: "NATS server URLs, comma-separated (env: IMN_NATS_URL).") var natsURL: String?
+    @Option(help: "Address of /metrics, /health and /modules.") var metricsHost = "127.0.0.1"
+    @Option(help: "Port of /metrics, /health and /modules.") var metricsPort = 9101
+    @Option(help: "Folder for the agent id and the result outbox (default: .imn/agents/<name>).") var stateDir: String?
+    @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 5.0
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0–65535") }
+        guard heartbeatInterval >= 0.1 else { throw ValidationError("--heartbeat-interval must be at least 0.1 s") }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = logLevel
+            return handler
+        }
+        let logger = Logger(label: "imn.agent")
+        var configuration = AgentConfiguration(
+            name: name, stateDirectory: URL(fileURLWithPath: stateDir ?? ".imn/agents/\(name)", isDirectory: true))
+        configuration.id = id
+        configuration.nats = NATSConfiguration(url: natsURL ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
+        configuration.metricsHost = metricsHost
+        configuration.metricsPort = metricsPort
+        configuration.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
+        let metrics = AgentMetrics()
+        let runtime: AgentRuntime
+        do {
+            runtime = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: metrics, logger: logger)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let http = AgentHTTP.application(runtime: runtime, metrics: metrics)
+        let group = ServiceGroup(
+            configuration: .init(services: [runtime, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

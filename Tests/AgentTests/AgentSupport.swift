@@ -1,0 +1,84 @@
+import Agent
+import Foundation
+import IMNCore
+import IMNTestSupport
+import Logging
+import NATSClient
+
+/// An agent (in-process) on a real nats-server, plus a test connection and a consumer on IMN_RESULTS.
+struct AgentHarness: Sendable {
+    let runtime: AgentRuntime
+    let connection: NATSConnection
+    let consumer: JetStreamPullConsumer
+    let server: ServerProcess
+
+    var id: String { runtime.id }
+
+    /// Sends a command and decodes the agent's reply.
+    func command(_ module: String, _ input: JSONValue, requestID: String = UUID().uuidString, timeout: Double? = nil) async throws -> CommandReply {
+        let request = CommandRequest(requestID: requestID, input: input, timeoutSeconds: timeout)
+        let reply = try await connection.request(
+            Subjects.command(agent: id, module: module), payload: Array(try JSONEncoder().encode(request)), timeout: .seconds(5))
+        return try JSONDecoder().decode(CommandReply.self, from: Data(reply.payload))
+    }
+
+    /// Result messages of `requestID` until its terminal state (or the deadline), acknowledged.
+    func transitions(of requestID: String, timeout: Duration = .seconds(10)) async throws -> [ResultMessage] {
+        var found: [ResultMessage] = []
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            for message in try await consumer.fetch(batch: 20, timeout: .milliseconds(200)) {
+                try await message.ackSync()
+                guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)) else { continue }
+                #if DEBUG
+                    precondition(message.headers["Nats-Msg-Id"] == result.messageID, "message id header matches the transition")
+                #endif
+                if result.requestID == requestID { found.append(result) }
+            }
+            if let last = found.last, ["completed", "error", "failed"].contains(last.state) { return found }
+        }
+        return found
+    }
+}
+
+func withAgent<T>(
+    configure: (inout AgentConfiguration) -> Void = { _ in }, modules: [any MeasurementModule] = BuiltInModules.all(),
+    _ body: (AgentHarness) async throws -> T
+) async throws -> T {
+    try await withNATSServer { server in
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-agent-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        var configuration = AgentConfiguration(name: "agent_t", stateDirectory: state)
+        configuration.id = "agent_t"
+        configuration.nats = NATSConfiguration(url: server.natsURL)
+        configuration.nats.reconnectWait = .milliseconds(100)
+        configuration.heartbeatInterval = .milliseconds(500)
+        configure(&configuration)
+        let runtime = try AgentRuntime(
+            configuration: configuration, modules: ModuleHost(modules), metrics: AgentMetrics(), logger: Logger(label: "test.agent"))
+        let running = Task { try await runtime.run() }
+        defer { running.cancel() }
+        var testConfiguration = NATSConfiguration(url: server.natsURL)
+        testConfiguration.reconnectWait = .milliseconds(100)
+        let connection = try await NATSConnection.connect(testConfiguration)
+        var stream = JetStreamStreamConfiguration(name: Subjects.resultsStream, subjects: [Subjects.allResults])
+        stream.duplicateWindow = .seconds(600)
+        stream.maxAge = .seconds(7 * 24 * 3600)
+        try await connection.jetStream.createOrUpdateStream(stream)
+        let consumer = try await connection.jetStream.pullConsumer(
+            stream: Subjects.resultsStream, configuration: JetStreamConsumerConfiguration(durableName: "test", filterSubject: Subjects.allResults))
+        // The agent subscribes asynchronously; wait until it answers.
+        let harness = AgentHarness(runtime: runtime, connection: connection, consumer: consumer, server: server)
+        _ = await eventually { (try? await harness.command("nonexistent", [:])) != nil }
+        do {
+            let result = try await body(harness)
+            consumer.close()
+            await connection.close()
+            return result
+        } catch {
+            consumer.close()
+            await connection.close()
+            throw error
+        }
+    }
+}
