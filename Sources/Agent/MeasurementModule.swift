@@ -16,6 +16,13 @@ public struct ModuleContext: Sendable {
     public var logger: Logger
     /// Records probe figures (RTTs, loss) as metrics with bounded labels.
     public var metrics: ProbeRecorder
+
+    public init(agentID: String, requestID: String, logger: Logger, metrics: ProbeRecorder) {
+        self.agentID = agentID
+        self.requestID = requestID
+        self.logger = logger
+        self.metrics = metrics
+    }
 }
 
 /// A module's own failure: the run ends in `error` with this message (bad target, refused

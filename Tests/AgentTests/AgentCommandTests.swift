@@ -21,6 +21,17 @@ struct AgentCommandTests {
         }
     }
 
+    @Test func pingThroughTheAgent() async throws {
+        try await withAgent { (agent: AgentHarness) async throws in
+            #expect(
+                try await agent.command("ping_module", ["host": "127.0.0.1", "count": 3, "interval": 0.05], requestID: "ping-1").status == .accepted)
+            let done = try #require(try await agent.transitions(of: "ping-1").last)
+            #expect(done.state == "completed")
+            #expect(done.output?["received"] == 3)
+            #expect(done.output?["loss"] == 0)
+        }
+    }
+
     @Test func rejectsUnknownModulesInvalidInputAndMalformedCommands() async throws {
         try await withAgent { (agent: AgentHarness) async throws in
             let unknown = try await agent.command("nope_module", [:])
@@ -113,7 +124,7 @@ struct AgentCommandTests {
             }
             let heartbeat = try #require(first)
             #expect(heartbeat.agentID == "agent_t")
-            #expect(heartbeat.modules.map(\.name) == ["echo_module", "faulty_module", "heartbeat_module", "tcping"])
+            #expect(heartbeat.modules.map(\.name) == ["echo_module", "faulty_module", "heartbeat_module", "ping_module", "tcping"])
             #expect(heartbeat.modules.first?.inputSchema["required"] == ["message"])
             #expect((heartbeat.system?["memory_total_bytes"]?.numberValue ?? 0) > 0)
             #expect(try await agent.command("heartbeat_module", [:], requestID: "hb").status == .accepted)

@@ -1,0 +1,127 @@
+import Agent
+import Foundation
+import IMNCore
+import IMNTestSupport
+import Logging
+import Testing
+
+/// Real ICMP to loopback and to a network namespace the test creates.
+@Suite(.serialized) struct PingModuleTests {
+    static func ping(_ input: JSONValue) async throws -> JSONValue {
+        let module = PingModule()
+        let schema = JSONSchema(module.spec.inputSchema)
+        #expect(schema.validate(input).isEmpty)
+        let context = ModuleContext(agentID: "t", requestID: "r", logger: Logger(label: "test"), metrics: .discarding)
+        return try await module.run(input: schema.applyingDefaults(to: input), context: context)
+    }
+
+    /// Average RTT in ms from iputils `ping` to the same target.
+    static func iputilsAverage(_ host: String, count: Int = 10) throws -> Double? {
+        let output = try Shell.run("ping", ["-n", "-q", "-c", "\(count)", "-i", "0.05", host])
+        // rtt min/avg/max/mdev = 0.030/0.045/0.061/0.009 ms
+        guard let line = output.split(separator: "\n").first(where: { $0.contains("min/avg/max") }),
+            let values = line.split(separator: "=").last?.trimmingCharacters(in: .whitespaces).split(separator: "/"),
+            values.count >= 2
+        else { return nil }
+        return Double(values[1])
+    }
+
+    @Test(arguments: ["127.0.0.1", "::1"])
+    func loopbackHasNoLossAndAgreesWithIputils(host: String) async throws {
+        let result = try await Self.ping(["host": .string(host), "count": 10, "interval": 0.05, "timeout": 1])
+        #expect(result["loss"] == 0)
+        #expect(result["received"] == 10)
+        #expect(result["address"] == .string(host))
+        let packets = try #require(result["packets"]?.arrayValue)
+        #expect(packets.count == 10)
+        #expect(packets.allSatisfy { ($0["rtt_ms"]?.numberValue ?? -1) > 0 })
+        #expect(result["ttl"] != nil)
+        let ours = try #require(result["avg_ms"]?.numberValue)
+        if let theirs = try Self.iputilsAverage(host) {
+            #expect(abs(ours - theirs) < 1, "imn \(ours) ms vs iputils \(theirs) ms")
+        }
+        for key in ["min_ms", "max_ms", "mdev_ms", "jitter_ms"] { #expect(result[key]?.numberValue != nil, "\(key)") }
+    }
+
+    @Test(.enabled(if: NetworkNamespace.available, "needs root and iproute2 for a test network namespace"))
+    func vethTargetAnswersAndASilentHostIsAllLoss() async throws {
+        try await NetworkNamespace.with { namespace in
+            let answered = try await Self.ping(["host": .string(namespace.peerAddress), "count": 5, "interval": 0.05, "timeout": 1])
+            #expect(answered["loss"] == 0)
+            #expect(answered["ttl"] == 64)
+            if let theirs = try Self.iputilsAverage(namespace.peerAddress), let ours = answered["avg_ms"]?.numberValue {
+                #expect(abs(ours - theirs) < 1, "imn \(ours) ms vs iputils \(theirs) ms")
+            }
+            try namespace.run("sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all=1")
+            let started = ContinuousClock.now
+            let silent = try await Self.ping(["host": .string(namespace.peerAddress), "count": 3, "interval": 0.1, "timeout": 0.5])
+            #expect(silent["loss"] == 1)
+            #expect(silent["received"] == 0)
+            #expect(silent["avg_ms"] == nil)
+            #expect(ContinuousClock.now - started < .seconds(2), "3 probes 0.1 s apart with a 0.5 s timeout end in under a second")
+        }
+    }
+
+    @Test func unresolvableHostIsAModuleError() async throws {
+        await #expect(throws: ModuleError.self) { try await Self.ping(["host": "no-such-host.invalid", "count": 1]) }
+    }
+}
+
+/// Runs a command and returns its standard output (standard error is discarded).
+enum Shell {
+    @discardableResult
+    static func run(_ command: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [command] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw AgentError("\(command) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)")
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A network namespace with a veth pair: this side 10.199.<n>.1/24, the namespace .2.
+/// Always deleted afterwards.
+struct NetworkNamespace {
+    let name: String
+    let peerAddress: String
+
+    static var available: Bool { getuid() == 0 && (try? Shell.run("ip", ["-V"])) != nil }
+
+    func run(_ arguments: String...) throws { try Shell.run("ip", ["netns", "exec", name] + arguments) }
+
+    static func with(_ body: (NetworkNamespace) async throws -> Void) async throws {
+        let suffix = Int.random(in: 10..<250)
+        let name = "imn-test-\(getpid())-\(suffix)"
+        let outside = "imnv\(suffix)a"
+        let inside = "imnv\(suffix)b"
+        let namespace = NetworkNamespace(name: name, peerAddress: "10.199.\(suffix).2")
+        func cleanUp() {
+            _ = try? Shell.run("ip", ["link", "del", outside])
+            _ = try? Shell.run("ip", ["netns", "del", name])
+        }
+        cleanUp()
+        do {
+            try Shell.run("ip", ["netns", "add", name])
+            try Shell.run("ip", ["link", "add", outside, "type", "veth", "peer", "name", inside])
+            try Shell.run("ip", ["link", "set", inside, "netns", name])
+            try Shell.run("ip", ["addr", "add", "10.199.\(suffix).1/24", "dev", outside])
+            try Shell.run("ip", ["link", "set", outside, "up"])
+            try namespace.run("ip", "addr", "add", "10.199.\(suffix).2/24", "dev", inside)
+            try namespace.run("ip", "link", "set", inside, "up")
+            try namespace.run("ip", "link", "set", "lo", "up")
+            try await body(namespace)
+            cleanUp()
+        } catch {
+            cleanUp()
+            throw error
+        }
+    }
+}
