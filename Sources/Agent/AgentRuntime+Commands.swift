@@ -170,7 +170,9 @@ extension AgentRuntime {
                 return ControlReply(ok: false, message: "no module \(request.module)")
             }
             // Built-in modules are part of the binary: there is nothing to read again.
-            return ControlReply(ok: true, message: spec.external ? "\(request.module) reloaded" : "\(request.module) is built in; nothing to reload")
+            guard spec.external, let watcher else { return ControlReply(ok: true, message: "\(request.module) is built in; nothing to reload") }
+            watcher.rescan()
+            return ControlReply(ok: true, message: "manifests of \(watcher.directory.path) are being read again")
         default:
             return ControlReply(ok: false, message: "unknown action \(request.action) (enable, disable, reload)")
         }

@@ -17,6 +17,7 @@ public final class AgentRuntime: Service {
     let startedAt = Date()
     let hostname = ProcessInfo.processInfo.hostName
     let system = SystemStats()
+    let watcher: ModuleDirectoryWatcher?
 
     public init(configuration: AgentConfiguration, modules: ModuleHost, metrics: AgentMetrics, logger: Logger = Logger(label: "imn.agent")) throws {
         self.configuration = configuration
@@ -27,6 +28,12 @@ public final class AgentRuntime: Service {
         logger[metadataKey: "agent.id"] = "\(id)"
         self.logger = logger
         self.outbox = try ResultOutbox(directory: configuration.stateDirectory.appendingPathComponent("outbox"), logger: logger)
+        if let directory = configuration.modulesDirectory {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            watcher = ModuleDirectoryWatcher(directory: directory, modules: modules, logger: logger)
+        } else {
+            watcher = nil
+        }
     }
 
     var startedAtMilliseconds: Int64 { Int64(startedAt.timeIntervalSince1970 * 1000) }
@@ -45,6 +52,7 @@ public final class AgentRuntime: Service {
                 group.addTask { await self.watchConnection(connection) }
                 group.addTask { try await self.serveCommands(connection) }
                 group.addTask { try await self.serveControl(connection) }
+                if let watcher = self.watcher { group.addTask { await watcher.run() } }
             }
         }
         await connection.close()

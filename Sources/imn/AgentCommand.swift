@@ -11,7 +11,8 @@ struct AgentCommand: AsyncParsableCommand {
         commandName: "agent",
         abstract: "Run a measurement agent: heartbeats, commands from the server, results to JetStream, /metrics.",
         discussion: """
-            Built-in modules: echo_module, faulty_module, tcping, heartbeat_module. Commands arrive on \
+            Built-in modules: echo_module, faulty_module, ping_module, tcping, heartbeat_module; more from \
+            manifests in --modules-dir (JSON: name, version, description, input_schema, command). Commands arrive on \
             imn.cmd.<id>.<module>; results and state transitions go to the IMN_RESULTS stream, kept in an \
             on-disk outbox (in --state-dir) until JetStream acknowledges them. Starts even when NATS is down.
             """)
@@ -22,6 +23,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Address of /metrics, /health and /modules.") var metricsHost = "127.0.0.1"
     @Option(help: "Port of /metrics, /health and /modules.") var metricsPort = 9101
     @Option(help: "Folder for the agent id and the result outbox (default: .imn/agents/<name>).") var stateDir: String?
+    @Option(help: "Folder of external module manifests (*.json), watched while the agent runs.") var modulesDir: String?
     @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 5.0
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
@@ -40,6 +42,7 @@ struct AgentCommand: AsyncParsableCommand {
         var configuration = AgentConfiguration(
             name: name, stateDirectory: URL(fileURLWithPath: stateDir ?? ".imn/agents/\(name)", isDirectory: true))
         configuration.id = id
+        configuration.modulesDirectory = modulesDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
         configuration.nats = NATSConfiguration(url: natsURL ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
         configuration.metricsHost = metricsHost
         configuration.metricsPort = metricsPort

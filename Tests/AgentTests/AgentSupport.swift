@@ -4,6 +4,7 @@ import IMNCore
 import IMNTestSupport
 import Logging
 import NATSClient
+import Synchronization
 
 /// An agent (in-process) on a real nats-server, plus a test connection and a consumer on IMN_RESULTS.
 struct AgentHarness: Sendable {
@@ -11,6 +12,8 @@ struct AgentHarness: Sendable {
     let connection: NATSConnection
     let consumer: JetStreamPullConsumer
     let server: ServerProcess
+    /// Transitions fetched while waiting for another request, kept for later.
+    let seen = TransitionLog()
 
     var id: String { runtime.id }
 
@@ -24,20 +27,19 @@ struct AgentHarness: Sendable {
 
     /// Result messages of `requestID` until its terminal state (or the deadline), acknowledged.
     func transitions(of requestID: String, timeout: Duration = .seconds(10)) async throws -> [ResultMessage] {
-        var found: [ResultMessage] = []
         let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
+        while true {
+            let found = seen.entries.withLock { $0[requestID] ?? [] }
+            if let last = found.last, ["completed", "error", "failed"].contains(last.state) { return found }
+            if ContinuousClock.now >= deadline { return found }
             for message in try await consumer.fetch(batch: 20, timeout: .milliseconds(200)) {
                 try await message.ackSync()
-                guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)) else { continue }
-                #if DEBUG
-                    precondition(message.headers["Nats-Msg-Id"] == result.messageID, "message id header matches the transition")
-                #endif
-                if result.requestID == requestID { found.append(result) }
+                guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)),
+                    message.headers["Nats-Msg-Id"] == result.messageID
+                else { continue }
+                seen.entries.withLock { $0[result.requestID, default: []].append(result) }
             }
-            if let last = found.last, ["completed", "error", "failed"].contains(last.state) { return found }
         }
-        return found
     }
 }
 
@@ -81,4 +83,8 @@ func withAgent<T>(
             throw error
         }
     }
+}
+
+final class TransitionLog: Sendable {
+    let entries = Mutex<[String: [ResultMessage]]>([:])
 }
