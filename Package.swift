@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "NATSClient", targets: ["NATSClient"]),
         .library(name: "IMNCore", targets: ["IMNCore"]),
         .library(name: "DBOS", targets: ["DBOS"]),
+        .library(name: "Agent", targets: ["Agent"]),
         .library(name: "IMNTestSupport", targets: ["IMNTestSupport"]),
     ],
     dependencies: [

@@ -19,6 +19,8 @@ let package = Package(
                 .product(name: "NATSClient", package: "imn"),
                 .product(name: "IMNTestSupport", package: "imn"),
                 .product(name: "DBOS", package: "imn"),
+                .product(name: "Agent", package: "imn"),
+                .product(name: "IMNCore", package: "imn"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

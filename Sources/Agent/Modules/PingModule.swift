@@ -140,3 +140,22 @@ enum PingRun {
         return Result(address: address, socketKind: socket.kind, rtts: rtts, ttls: ttls, duplicates: duplicates)
     }
 }
+
+extension PingModule {
+    /// One probe's RTT in ms (for benchmarks).
+    public static func probeOnce(_ host: String) async throws -> Double? {
+        try await ProbeThreads.pool.runIfActive {
+            let result = try PingRun.run(
+                try ResolvedAddress.resolve(host), .init(count: 1, interval: 1, timeout: 1, size: 56), cancelled: CancelFlag())
+            return result.rtts.first??.milliseconds
+        }
+    }
+
+    /// A whole run; returns the replies received (for benchmarks).
+    public static func probeRun(_ host: String, count: Int, interval: Double) async throws -> Int {
+        try await ProbeThreads.pool.runIfActive {
+            try PingRun.run(try ResolvedAddress.resolve(host), .init(count: count, interval: interval, timeout: 1, size: 56), cancelled: CancelFlag())
+                .received
+        }
+    }
+}
