@@ -69,12 +69,7 @@ struct AgentResilienceTests {
             let running = Task { try await second.run() }
             defer { running.cancel() }
             let connection = try await NATSConnection.connect(NATSConfiguration(url: server.natsURL))
-            var stream = JetStreamStreamConfiguration(name: Subjects.resultsStream, subjects: [Subjects.allResults])
-            stream.duplicateWindow = .seconds(600)
-            stream.maxAge = .seconds(7 * 24 * 3600)
-            try await connection.jetStream.createOrUpdateStream(stream)
-            let consumer = try await connection.jetStream.pullConsumer(
-                stream: Subjects.resultsStream, configuration: JetStreamConsumerConfiguration(durableName: "t", filterSubject: Subjects.allResults))
+            let consumer = try await resultsConsumer(connection, durableName: "t")
             var ids: [String] = []
             for _ in 0..<30 where ids.isEmpty {
                 ids += try await consumer.fetch(batch: 5, timeout: .milliseconds(300)).map { $0.headers["Nats-Msg-Id"] ?? "" }

@@ -63,12 +63,7 @@ func withAgent<T>(
         var testConfiguration = NATSConfiguration(url: server.natsURL)
         testConfiguration.reconnectWait = .milliseconds(100)
         let connection = try await NATSConnection.connect(testConfiguration)
-        var stream = JetStreamStreamConfiguration(name: Subjects.resultsStream, subjects: [Subjects.allResults])
-        stream.duplicateWindow = .seconds(600)
-        stream.maxAge = .seconds(7 * 24 * 3600)
-        try await connection.jetStream.createOrUpdateStream(stream)
-        let consumer = try await connection.jetStream.pullConsumer(
-            stream: Subjects.resultsStream, configuration: JetStreamConsumerConfiguration(durableName: "test", filterSubject: Subjects.allResults))
+        let consumer = try await resultsConsumer(connection, durableName: "test")
         // The agent subscribes asynchronously; wait until it answers.
         let harness = AgentHarness(runtime: runtime, connection: connection, consumer: consumer, server: server)
         _ = await eventually { (try? await harness.command("nonexistent", [:])) != nil }
@@ -87,4 +82,15 @@ func withAgent<T>(
 
 final class TransitionLog: Sendable {
     let entries = Mutex<[String: [ResultMessage]]>([:])
+}
+
+/// Creates IMN_RESULTS as the agent does (same settings, so neither side changes it) and binds a
+/// durable pull consumer to it.
+func resultsConsumer(_ connection: NATSConnection, durableName: String) async throws -> JetStreamPullConsumer {
+    var stream = JetStreamStreamConfiguration(name: Subjects.resultsStream, subjects: [Subjects.allResults])
+    stream.duplicateWindow = .seconds(600)
+    stream.maxAge = .seconds(7 * 24 * 3600)
+    try await connection.jetStream.createOrUpdateStream(stream)
+    return try await connection.jetStream.pullConsumer(
+        stream: Subjects.resultsStream, configuration: JetStreamConsumerConfiguration(durableName: durableName, filterSubject: Subjects.allResults))
 }
