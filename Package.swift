@@ -71,6 +71,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .target(
+            name: "Server",
+            dependencies: [
+                "DBOS", "NATSClient", "IMNCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+            ]),
+        .target(
             name: "DBOS",
             dependencies: [
                 "RedisClient", "IMNCore",
@@ -86,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "imn",
             dependencies: [
-                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent",
+                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -106,6 +115,9 @@ let package = Package(
         .testTarget(
             name: "AgentTests",
             dependencies: ["Agent", "NATSClient", "IMNTestSupport"]),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: ["Server", "Agent", "DBOS", "RedisClient", "NATSClient", "IMNTestSupport"]),
         .testTarget(
             name: "IMNCoreTests",
             dependencies: ["IMNCore"]),

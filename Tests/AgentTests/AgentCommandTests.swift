@@ -66,9 +66,9 @@ struct AgentCommandTests {
     @Test func moduleAtItsConcurrencyLimitRejectsAsOverloaded() async throws {
         try await withAgent { (agent: AgentHarness) async throws in
             for index in 0..<16 {
-                #expect(try await agent.command("faulty_module", ["delay": 2], requestID: "busy-\(index)").status == .accepted)
+                #expect(try await agent.command("faulty_module", ["delay": 30], requestID: "busy-\(index)").status == .accepted)
             }
-            let seventeenth = try await agent.command("faulty_module", ["delay": 2])
+            let seventeenth = try await agent.command("faulty_module", ["delay": 30])
             #expect(seventeenth.reason == .overloaded)
             #expect(try await agent.command("echo_module", ["message": "other modules still run"]).status == .accepted)
         }

@@ -119,14 +119,14 @@ struct AgentResilienceTests {
             var body = ""
             for _ in 0..<100 where !body.contains("imn_agent_module_runs_total{module=\"tcping\",outcome=\"completed\"}") {
                 try await Task.sleep(for: .milliseconds(100))
-                body = (try? HTTPGet.text(port: port.value, path: "/metrics")) ?? ""
+                body = (try? await HTTPGet.text(port: port.value, path: "/metrics")) ?? ""
             }
             #expect(body.contains("imn_agent_module_runs_total{module=\"tcping\",outcome=\"completed\"} 1"))
             #expect(body.contains("imn_agent_probe_rtt_seconds_count{module=\"tcping\",family=\"ipv4\"} 2"))
             #expect(body.contains("imn_agent_heartbeats_sent_total"))
             #expect(body.contains("imn_agent_outbox_depth"))
             #expect(body.contains("imn_agent_nats_connected 1"))
-            #expect(try HTTPGet.text(port: port.value, path: "/health").contains("\"agent_id\":\"agent_m\""))
+            #expect(try await HTTPGet.text(port: port.value, path: "/health").contains("\"agent_id\":\"agent_m\""))
             await connection.close()
         }
     }
@@ -140,7 +140,11 @@ final class PortBox: Sendable {
 
 /// A blocking HTTP/1.0 GET on loopback, enough for reading /metrics in tests.
 enum HTTPGet {
-    static func text(port: Int, path: String) throws -> String {
+    static func text(port: Int, path: String) async throws -> String {
+        try await offload { try blockingText(port: port, path: path) }
+    }
+
+    static func blockingText(port: Int, path: String) throws -> String {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()

@@ -16,8 +16,8 @@ import Testing
     }
 
     /// Average RTT in ms from iputils `ping` to the same target.
-    static func iputilsAverage(_ host: String, count: Int = 10) throws -> Double? {
-        let output = try Shell.run("ping", ["-n", "-q", "-c", "\(count)", "-i", "0.05", host])
+    static func iputilsAverage(_ host: String, count: Int = 10) async throws -> Double? {
+        let output = try await offload { try Shell.run("ping", ["-n", "-q", "-c", "\(count)", "-i", "0.05", host]) }
         // rtt min/avg/max/mdev = 0.030/0.045/0.061/0.009 ms
         guard let line = output.split(separator: "\n").first(where: { $0.contains("min/avg/max") }),
             let values = line.split(separator: "=").last?.trimmingCharacters(in: .whitespaces).split(separator: "/"),
@@ -37,7 +37,7 @@ import Testing
         #expect(packets.allSatisfy { ($0["rtt_ms"]?.numberValue ?? -1) > 0 })
         #expect(result["ttl"] != nil)
         let ours = try #require(result["avg_ms"]?.numberValue)
-        if let theirs = try Self.iputilsAverage(host) {
+        if let theirs = try await Self.iputilsAverage(host) {
             #expect(abs(ours - theirs) < 1, "imn \(ours) ms vs iputils \(theirs) ms")
         }
         for key in ["min_ms", "max_ms", "mdev_ms", "jitter_ms"] { #expect(result[key]?.numberValue != nil, "\(key)") }
@@ -49,7 +49,7 @@ import Testing
             let answered = try await Self.ping(["host": .string(namespace.peerAddress), "count": 5, "interval": 0.05, "timeout": 1])
             #expect(answered["loss"] == 0)
             #expect(answered["ttl"] == 64)
-            if let theirs = try Self.iputilsAverage(namespace.peerAddress), let ours = answered["avg_ms"]?.numberValue {
+            if let theirs = try await Self.iputilsAverage(namespace.peerAddress), let ours = answered["avg_ms"]?.numberValue {
                 #expect(abs(ours - theirs) < 1, "imn \(ours) ms vs iputils \(theirs) ms")
             }
             try namespace.run("sysctl", "-q", "-w", "net.ipv4.icmp_echo_ignore_all=1")
@@ -58,7 +58,8 @@ import Testing
             #expect(silent["loss"] == 1)
             #expect(silent["received"] == 0)
             #expect(silent["avg_ms"] == nil)
-            #expect(ContinuousClock.now - started < .seconds(2), "3 probes 0.1 s apart with a 0.5 s timeout end in under a second")
+            // 3 probes 0.1 s apart with a 0.5 s timeout take 0.7 s; allow for a busy machine.
+            #expect(ContinuousClock.now - started < .seconds(4))
         }
     }
 

@@ -1,0 +1,17 @@
+import Foundation
+import NATSClient
+
+/// `imn server` settings.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (tests).
+    public var port = 8000
+    public var nats = NATSConfiguration()
+    public var dbosAddress = "127.0.0.1:50051"
+    /// An agent is alive when heard within this long.
+    public var heartbeatTimeout: Duration = .seconds(15)
+    /// Name of this server in actor fields and its consumer's client name.
+    public var serverID = "server-\(ProcessInfo.processInfo.hostName)"
+
+    public init() {}
+}

@@ -1,0 +1,145 @@
+import Agent
+import DBOS
+import Foundation
+import IMNCore
+import IMNTestSupport
+import Logging
+import NATSClient
+import RedisClient
+import Server
+import Synchronization
+import Testing
+
+/// The whole path with real servers: REST → DBOS (Redis) → NATS → agent → JetStream → ingestion → DBOS.
+@Suite(.enabled(if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable, "redis-server and nats-server are needed: run scripts/setup"))
+struct EndToEndTests {
+    final class Port: Sendable {
+        let value = Mutex(0)
+    }
+
+    static func withStack(_ body: (Int) async throws -> Void) async throws {
+        try await withRedisServer { redis in
+            try await withNATSServer { nats in
+                var dbosConfiguration = DBOSServer.Configuration()
+                dbosConfiguration.port = 0
+                dbosConfiguration.redis = try RedisConfiguration(url: redis.redisURL)
+                let dbos = DBOSServer(configuration: dbosConfiguration, logger: Logger(label: "e2e.dbos"))
+                let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-e2e-\(UUID().uuidString)")
+                defer { try? FileManager.default.removeItem(at: state) }
+                var agentConfiguration = AgentConfiguration(name: "agent_1", stateDirectory: state)
+                agentConfiguration.id = "agent_1"
+                agentConfiguration.nats = NATSConfiguration(url: nats.natsURL)
+                agentConfiguration.heartbeatInterval = .milliseconds(300)
+                let agent = try AgentRuntime(configuration: agentConfiguration, modules: ModuleHost(BuiltInModules.all()), metrics: AgentMetrics())
+                let port = Port()
+                let tasks = Task {
+                    try await withThrowingDiscardingTaskGroup { group in
+                        group.addTask { try await dbos.run() }
+                        group.addTask { try await agent.run() }
+                        let dbosPort = try await dbos.listeningPort()
+                        var serverConfiguration = ServerConfiguration()
+                        serverConfiguration.port = 0
+                        serverConfiguration.nats = NATSConfiguration(url: nats.natsURL)
+                        serverConfiguration.dbosAddress = "127.0.0.1:\(dbosPort)"
+                        serverConfiguration.serverID = "e2e-server"
+                        let server = IMNServer(configuration: serverConfiguration, logger: Logger(label: "e2e.server")) { listening in
+                            port.value.withLock { $0 = listening }
+                        }
+                        group.addTask { try await server.run() }
+                    }
+                }
+                defer { tasks.cancel() }
+                #expect(await eventually { port.value.withLock { $0 } != 0 })
+                let httpPort = port.value.withLock { $0 }
+                // Wait until the server has heard agent_1.
+                #expect(await eventually { ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status) == 200 })
+                try await body(httpPort)
+            }
+        }
+    }
+
+    @Test func echoAndPingEndToEndWithIdempotencyAndErrors() async throws {
+        try await Self.withStack { port in
+            let echo = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"message":"hello e2e"}"#)
+            #expect(echo.status == 200)
+            #expect(echo.json?["state"] == "completed")
+            #expect(echo.json?["result"]?["message"] == "hello e2e")
+
+            let ping = try await HTTP.request(
+                "POST", port: port, path: "/agent/agent_1/ping_module?wait=10", body: #"{"host":"127.0.0.1","count":3,"interval":0.05}"#)
+            #expect(ping.json?["result"]?["received"] == 3)
+            #expect((ping.json?["result"]?["avg_ms"]?.numberValue ?? -1) > 0)
+
+            let first = try await HTTP.request(
+                "POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"message":"once"}"#, headers: ["Idempotency-Key": "same-key"]
+            )
+            let second = try await HTTP.request(
+                "POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"message":"once"}"#, headers: ["Idempotency-Key": "same-key"]
+            )
+            #expect(first.json?["id"] == "same-key")
+            #expect(second.json?["id"] == "same-key")
+            #expect(first.json?["result"]?["received_at_ms"] == second.json?["result"]?["received_at_ms"], "the module ran once")
+
+            let stored = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results/same-key")
+            #expect(stored.status == 200)
+            #expect(stored.json?["result"]?["message"] == "once")
+
+            let invalid = try await HTTP.request("POST", port: port, path: "/agent/agent_1/ping_module", body: #"{"host":5,"count":1000}"#)
+            #expect(invalid.status == 422)
+            #expect(invalid.headers.lowercased().contains("content-type: application/problem+json"))
+            #expect(Set(invalid.json?["errors"]?.arrayValue?.compactMap { $0["pointer"]?.stringValue } ?? []) == ["/host", "/count"])
+            #expect(try await HTTP.request("POST", port: port, path: "/agent/nobody/echo_module", body: "{}").status == 404)
+            #expect(try await HTTP.request("POST", port: port, path: "/agent/agent_1/no_module", body: "{}").status == 404)
+            #expect(try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module", body: "{not json").status == 400)
+            let status = try await HTTP.request("GET", port: port, path: "/")
+            #expect(status.json?["agents_alive"] == 1)
+        }
+    }
+}
+
+/// Blocking HTTP/1.1 on loopback with `Connection: close`, enough for tests.
+enum HTTP {
+    struct Reply {
+        var status: Int
+        var headers: String
+        var body: String
+        var json: JSONValue? { JSONValue(parsing: Array(body.utf8)) }
+    }
+
+    static func request(_ method: String, port: Int, path: String, body: String = "", headers: [String: String] = [:]) async throws -> Reply {
+        try await offload { try blockingRequest(method, port: port, path: path, body: body, headers: headers) }
+    }
+
+    static func blockingRequest(_ method: String, port: Int, path: String, body: String, headers: [String: String]) throws -> Reply {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw AgentError("cannot connect to port \(port)") }
+        var text =
+            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        text += "\r\n" + body
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let whole = String(decoding: response, as: UTF8.self)
+        let parts = whole.components(separatedBy: "\r\n\r\n")
+        let head = parts.first ?? ""
+        let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return Reply(status: status, headers: head, body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+}
