@@ -63,6 +63,12 @@ public final class IMNServer: Service {
         }
     }
 
+    static func query(_ request: Request) -> [String: String] {
+        var values: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters { values[String(name)] = String(value) }
+        return values
+    }
+
     func makeApplication(_ api: MeasurementAPI) -> some ApplicationProtocol {
         let router = Router()
         func handle(_ body: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response)
@@ -82,6 +88,21 @@ public final class IMNServer: Service {
         router.get("/status", use: handle { _, _ in api.status() })
         router.get("/health", use: handle { _, _ in Problem.json(["status": "ok"]) })
         router.get("/agents", use: handle { _, _ in api.agents() })
+        router.get("/agents/alive", use: handle { _, _ in api.agents(alive: true) })
+        router.get("/agents/dead", use: handle { _, _ in api.agents(alive: false) })
+        router.get(
+            "/agents/:agent_id/results",
+            use: handle { request, context in
+                try await api.results(agentID: context.parameters.get("agent_id") ?? "", query: Self.query(request))
+            })
+        router.delete(
+            "/agents/:agent_id/results/:request_id",
+            use: handle { _, context in
+                try await api.deleteResult(agentID: context.parameters.get("agent_id") ?? "", requestID: context.parameters.get("request_id") ?? "")
+            })
+        router.get(
+            "/modules/states/:request_id", use: handle { _, context in try await api.state(requestID: context.parameters.get("request_id") ?? "") })
+        router.get("/events", use: handle { request, _ in try await api.events(query: Self.query(request)) })
         router.get(
             "/agents/:agent_id",
             use: handle { _, context in

@@ -138,11 +138,7 @@ struct MeasurementAPI: Sendable {
             guard result.agentID == agentID else {
                 throw Problem(status: .notFound, title: "Not found", detail: "no result \(requestID) for \(agentID)")
             }
-            return Problem.json([
-                "id": .string(result.requestID), "agent_id": .string(result.agentID), "module": .string(result.module),
-                "state": .string(result.status), "result": JSONValue(parsing: Array(result.payload)) ?? .null,
-                "received_at_ms": .number(Double(result.metadata.receivedAtMs)),
-            ])
+            return Problem.json(Self.json(result))
         } catch let error as RPCError where error.code == .notFound {
             throw Problem(status: .notFound, title: "Not found", detail: "no result \(requestID)")
         }

@@ -11,9 +11,11 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "server",
         abstract: "Run the IMN server: REST API, agent registry from heartbeats, result ingestion into DBOS.",
         discussion: """
-            Routes: GET / and /status, GET /health, GET /agents, GET /agents/{agent_id}, \
-            POST /agent/{agent_id}/{module}[?wait=seconds] (Idempotency-Key header honoured), \
-            GET /agents/{agent_id}/results/{request_id}. Errors are application/problem+json.
+            Routes: GET / and /status, GET /health, GET /agents, /agents/alive, /agents/dead, \
+            /agents/{agent_id}; POST /agent/{agent_id}/{module}[?wait=seconds] (Idempotency-Key header \
+            honoured); GET /agents/{agent_id}/results[?limit&cursor&since&until&module]; GET and DELETE \
+            /agents/{agent_id}/results/{request_id}; GET /modules/states/{request_id}; GET /events. \
+            Errors are application/problem+json.
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"

@@ -93,6 +93,32 @@ struct EndToEndTests {
             #expect(try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module", body: "{not json").status == 400)
             let status = try await HTTP.request("GET", port: port, path: "/")
             #expect(status.json?["agents_alive"] == 1)
+            let alive = try await HTTP.request("GET", port: port, path: "/agents/alive")
+            #expect(alive.json?.arrayValue?.count == 1, "\(alive.status) \(alive.body.prefix(300))")
+            #expect(try await HTTP.request("GET", port: port, path: "/agents/dead").json?.arrayValue?.count == 0)
+
+            // Results of the agent, paged; one by module.
+            let page = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?limit=2")
+            #expect(page.json?["results"]?.arrayValue?.count == 2, "\(page.status) \(page.body.prefix(300))")
+            let cursor = try #require(page.json?["next_cursor"]?.stringValue)
+            let rest = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?limit=10&cursor=\(cursor)")
+            #expect(rest.json?["results"]?.arrayValue?.count == 1)
+            let pings = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?module=ping_module")
+            #expect(pings.json?["results"]?.arrayValue?.count == 1)
+            #expect(try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?limit=-1").status == 400)
+
+            // The state with its history, as the ingestion applied it.
+            let state = try await HTTP.request("GET", port: port, path: "/modules/states/same-key")
+            #expect(state.json?["state"] == "completed")
+            #expect(state.json?["history"]?.arrayValue?.compactMap { $0["to"]?.stringValue } == ["created", "started", "running", "completed"])
+
+            #expect(try await HTTP.request("DELETE", port: port, path: "/agents/agent_1/results/same-key").status == 204)
+            #expect(try await HTTP.request("GET", port: port, path: "/agents/agent_1/results/same-key").status == 404)
+            let events = try await HTTP.request("GET", port: port, path: "/events?limit=500")
+            let kinds = events.json?["events"]?.arrayValue?.compactMap { $0["kind"]?.stringValue } ?? []
+            #expect(kinds.contains("agent.registered"))
+            #expect(kinds.contains("result.stored"))
+            #expect(kinds.contains("result.deleted"))
         }
     }
 }

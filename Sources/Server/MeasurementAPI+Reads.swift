@@ -1,0 +1,104 @@
+import DBOS
+import Foundation
+import GRPCCore
+import Hummingbird
+import IMNCore
+
+// Read-only routes over DBOS: results, states with history, the audit log.
+extension MeasurementAPI {
+    func agents(alive: Bool) -> Response {
+        Problem.json(.array(registry.all.filter { registry.isAlive($0) == alive }.map(describe)))
+    }
+
+    static func json(_ result: Imn_Dbos_V1_Result) -> JSONValue {
+        [
+            "id": .string(result.requestID), "agent_id": .string(result.agentID), "module": .string(result.module),
+            "state": .string(result.status), "result": JSONValue(parsing: Array(result.payload)) ?? .null,
+            "received_at_ms": .number(Double(result.metadata.receivedAtMs)), "started_at_ms": .number(Double(result.startedMs)),
+            "finished_at_ms": .number(Double(result.finishedMs)),
+        ]
+    }
+
+    /// GET /agents/{agent_id}/results?limit&cursor&since&until&module
+    func results(agentID: String, query: [String: String]) async throws -> Response {
+        var request = Imn_Dbos_V1_ListResultsRequest()
+        request.agentID = agentID
+        request.module = query["module"] ?? ""
+        request.cursor = query["cursor"] ?? ""
+        request.pageSize = try Self.integer(query["limit"], "limit").map(Int32.init(clamping:)) ?? 0
+        request.sinceMs = try Self.integer(query["since"], "since") ?? 0
+        request.untilMs = try Self.integer(query["until"], "until") ?? 0
+        let page = try await call { try await dbos.listResults(request) }
+        return Problem.json([
+            "results": .array(page.results.map(Self.json)), "next_cursor": page.nextCursor.isEmpty ? .null : .string(page.nextCursor),
+        ])
+    }
+
+    /// DELETE /agents/{agent_id}/results/{request_id}
+    func deleteResult(agentID: String, requestID: String) async throws -> Response {
+        _ = try await result(agentID: agentID, requestID: requestID)  // 404 when it is not this agent's
+        var request = Imn_Dbos_V1_DeleteResultRequest()
+        request.requestID = requestID
+        request.actor = actor
+        _ = try await call { try await dbos.deleteResult(request) }
+        return Response(status: .noContent)
+    }
+
+    /// GET /modules/states/{request_id}: the state with its transition history.
+    func state(requestID: String) async throws -> Response {
+        var request = Imn_Dbos_V1_GetModuleStateRequest()
+        request.requestID = requestID
+        request.withHistory = true
+        let state = try await call { try await dbos.getModuleState(request) }
+        return Problem.json([
+            "id": .string(state.requestID), "agent_id": .string(state.agentID), "module": .string(state.module), "state": .string(state.state),
+            "version": .number(Double(state.version)), "updated_at_ms": .number(Double(state.updatedMs)),
+            "history": .array(
+                state.history.map {
+                    [
+                        "from": $0.from.isEmpty ? .null : .string($0.from), "to": .string($0.to), "at_ms": .number(Double($0.atMs)),
+                        "actor": .string($0.actor),
+                    ]
+                }),
+        ])
+    }
+
+    /// GET /events?limit&cursor
+    func events(query: [String: String]) async throws -> Response {
+        var request = Imn_Dbos_V1_GetEventsRequest()
+        request.pageSize = try Self.integer(query["limit"], "limit").map(Int32.init(clamping:)) ?? 0
+        request.cursor = query["cursor"] ?? ""
+        let page = try await call { try await dbos.events(request) }
+        return Problem.json([
+            "events": .array(
+                page.events.map {
+                    [
+                        "id": .string($0.id), "kind": .string($0.kind), "subject": .string($0.subject), "actor": .string($0.actor),
+                        "at_ms": .number(Double($0.atMs)),
+                    ]
+                }),
+            "next_cursor": page.nextCursor.isEmpty ? .null : .string(page.nextCursor),
+        ])
+    }
+
+    /// A DBOS call with its gRPC errors turned into problems.
+    func call<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as RPCError {
+            switch error.code {
+            case .notFound: throw Problem(status: .notFound, title: "Not found", detail: error.message)
+            case .invalidArgument: throw Problem(status: .badRequest, title: "Bad request", detail: error.message)
+            default: throw Problem(status: .serviceUnavailable, title: "State service unavailable", detail: error.message)
+            }
+        }
+    }
+
+    static func integer(_ text: String?, _ name: String) throws -> Int64? {
+        guard let text else { return nil }
+        guard let value = Int64(text), value >= 0 else {
+            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "\(name) must be a whole number ≥ 0, got \"\(text)\"")
+        }
+        return value
+    }
+}
