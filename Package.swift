@@ -54,7 +54,7 @@ let package = Package(
         .target(
             name: "NATSClient",
             dependencies: [
-                "CNats",
+                "CNats", "IMNCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),

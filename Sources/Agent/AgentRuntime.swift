@@ -61,13 +61,10 @@ public final class AgentRuntime: Service {
 
     /// Creates `IMN_RESULTS` if it is missing (servers do too; whoever comes first).
     func ensureResultsStream(_ connection: NATSConnection) async {
-        var stream = JetStreamStreamConfiguration(name: Subjects.resultsStream, subjects: [Subjects.allResults])
-        stream.duplicateWindow = .seconds(600)
-        stream.maxAge = .seconds(7 * 24 * 3600)
         var delay = Duration.milliseconds(200)
         while !Task.isCancelled {
             do {
-                try await connection.jetStream.createOrUpdateStream(stream)
+                try await connection.jetStream.createOrUpdateStream(.imnResults)
                 return
             } catch {
                 logger.debug("results stream not ready", metadata: ["error": "\(error)"])

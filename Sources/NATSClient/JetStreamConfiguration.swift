@@ -1,3 +1,5 @@
+import IMNCore
+
 /// A JetStream stream's configuration (the subset IMN uses).
 public struct JetStreamStreamConfiguration: Sendable, Hashable {
     public enum Retention: Sendable, Hashable { case limits, interest, workQueue }
@@ -58,5 +60,18 @@ public struct JetStreamPublishAck: Sendable, Hashable, Decodable {
         stream = try container.decode(String.self, forKey: .stream)
         sequence = try container.decode(UInt64.self, forKey: .sequence)
         duplicate = try container.decodeIfPresent(Bool.self, forKey: .duplicate) ?? false
+    }
+}
+
+extension JetStreamStreamConfiguration {
+    /// IMN's results stream, `IMN_RESULTS` on `imn.res.>` (DESIGN.md §4). Agents and servers
+    /// both create it when missing, so both must ask for the same settings, or each
+    /// create-or-update would change it back: a 10-minute duplicate window (longer than any
+    /// re-send of the agents' outbox after a short outage), messages kept 7 days.
+    public static var imnResults: JetStreamStreamConfiguration {
+        var stream = JetStreamStreamConfiguration(name: Subjects.resultsStream, subjects: [Subjects.allResults])
+        stream.duplicateWindow = .seconds(600)
+        stream.maxAge = .seconds(7 * 24 * 3600)
+        return stream
     }
 }

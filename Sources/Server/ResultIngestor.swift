@@ -25,16 +25,13 @@ final class ResultIngestor: Sendable {
     static let order = ["created": 0, "started": 1, "running": 2, "completed": 3, "error": 3, "failed": 3]
 
     func run() async {
-        var stream = JetStreamStreamConfiguration(name: Subjects.resultsStream, subjects: [Subjects.allResults])
-        stream.duplicateWindow = .seconds(600)
-        stream.maxAge = .seconds(7 * 24 * 3600)
         var configuration = JetStreamConsumerConfiguration(durableName: "imn-server", filterSubject: Subjects.allResults)
         configuration.ackWait = .seconds(30)
         configuration.maxDeliver = 20
         var consumer: JetStreamPullConsumer?
         while consumer == nil && !Task.isCancelled {
             do {
-                try await connection.jetStream.createOrUpdateStream(stream)
+                try await connection.jetStream.createOrUpdateStream(.imnResults)
                 consumer = try await connection.jetStream.pullConsumer(stream: Subjects.resultsStream, configuration: configuration)
             } catch {
                 logger.debug("results consumer not ready", metadata: ["error": "\(error)"])

@@ -3,7 +3,6 @@ import ArgumentParser
 import Foundation
 import Logging
 import NATSClient
-import ServiceLifecycle
 
 /// `imn agent`: a measurement agent.
 struct AgentCommand: AsyncParsableCommand {
@@ -33,11 +32,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
+        ServiceRunner.bootstrapLogging(logLevel)
         let logger = Logger(label: "imn.agent")
         var configuration = AgentConfiguration(
             name: name, stateDirectory: URL(fileURLWithPath: stateDir ?? ".imn/agents/\(name)", isDirectory: true))
@@ -55,8 +50,6 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let http = AgentHTTP.application(runtime: runtime, metrics: metrics)
-        let group = ServiceGroup(
-            configuration: .init(services: [runtime, http], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ServiceRunner.run([runtime, http], logger: logger)
     }
 }

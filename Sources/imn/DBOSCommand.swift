@@ -3,7 +3,6 @@ import DBOS
 import Foundation
 import Logging
 import RedisClient
-import ServiceLifecycle
 
 /// `imn dbos`: the durable state service.
 struct DBOSCommand: AsyncParsableCommand {
@@ -33,11 +32,7 @@ struct DBOSCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
+        ServiceRunner.bootstrapLogging(logLevel)
         let logger = Logger(label: "imn.dbos")
         var configuration = DBOSServer.Configuration()
         configuration.host = host
@@ -55,9 +50,7 @@ struct DBOSCommand: AsyncParsableCommand {
         configuration.store.maxEvents = maxEvents
         configuration.store.serverID = serverID ?? "dbos-\(ProcessInfo.processInfo.hostName)"
         let server = DBOSServer(configuration: configuration, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ServiceRunner.run([server], logger: logger)
     }
 }
 

@@ -3,7 +3,6 @@ import Foundation
 import Logging
 import NATSClient
 import Server
-import ServiceLifecycle
 
 /// `imn server`: the REST API.
 struct ServerCommand: AsyncParsableCommand {
@@ -31,11 +30,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = logLevel
-            return handler
-        }
+        ServiceRunner.bootstrapLogging(logLevel)
         let logger = Logger(label: "imn.server")
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -45,7 +40,6 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
         let server = IMNServer(configuration: configuration, logger: logger) { port in logger.info("server listening", metadata: ["port": "\(port)"])
         }
-        let group = ServiceGroup(configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ServiceRunner.run([server], logger: logger)
     }
 }

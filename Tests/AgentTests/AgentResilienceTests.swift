@@ -4,7 +4,6 @@ import IMNCore
 import IMNTestSupport
 import Logging
 import NATSClient
-import Synchronization
 import Testing
 
 @Suite(.enabled(if: ServerBinaries.natsAvailable, "nats-server is not installed: run scripts/setup"))
@@ -91,7 +90,7 @@ struct AgentResilienceTests {
             configuration.metricsPort = 0
             let metrics = AgentMetrics()
             let runtime = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: metrics)
-            let port = PortBox()
+            let port = ListeningPort()
             let http = AgentHTTP.application(runtime: runtime, metrics: metrics, onListening: { port.set($0) })
             let services = Task {
                 try await withThrowingDiscardingTaskGroup { group in
@@ -119,53 +118,15 @@ struct AgentResilienceTests {
             var body = ""
             for _ in 0..<100 where !body.contains("imn_agent_module_runs_total{module=\"tcping\",outcome=\"completed\"}") {
                 try await Task.sleep(for: .milliseconds(100))
-                body = (try? await HTTPGet.text(port: port.value, path: "/metrics")) ?? ""
+                body = (try? await LoopbackHTTP.request("GET", port: port.value, path: "/metrics"))?.body ?? ""
             }
             #expect(body.contains("imn_agent_module_runs_total{module=\"tcping\",outcome=\"completed\"} 1"))
             #expect(body.contains("imn_agent_probe_rtt_seconds_count{module=\"tcping\",family=\"ipv4\"} 2"))
             #expect(body.contains("imn_agent_heartbeats_sent_total"))
             #expect(body.contains("imn_agent_outbox_depth"))
             #expect(body.contains("imn_agent_nats_connected 1"))
-            #expect(try await HTTPGet.text(port: port.value, path: "/health").contains("\"agent_id\":\"agent_m\""))
+            #expect(try await LoopbackHTTP.request("GET", port: port.value, path: "/health").body.contains("\"agent_id\":\"agent_m\""))
             await connection.close()
         }
-    }
-}
-
-final class PortBox: Sendable {
-    private let storage = Mutex(0)
-    var value: Int { storage.withLock { $0 } }
-    func set(_ port: Int) { storage.withLock { $0 = port } }
-}
-
-/// A blocking HTTP/1.0 GET on loopback, enough for reading /metrics in tests.
-enum HTTPGet {
-    static func text(port: Int, path: String) async throws -> String {
-        try await offload { try blockingText(port: port, path: path) }
-    }
-
-    static func blockingText(port: Int, path: String) throws -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw AgentError("cannot connect to port \(port)") }
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { break }
-            response += buffer[0..<count]
-        }
-        return String(decoding: response, as: UTF8.self)
     }
 }

@@ -87,10 +87,7 @@ final class TransitionLog: Sendable {
 /// Creates IMN_RESULTS as the agent does (same settings, so neither side changes it) and binds a
 /// durable pull consumer to it.
 func resultsConsumer(_ connection: NATSConnection, durableName: String) async throws -> JetStreamPullConsumer {
-    var stream = JetStreamStreamConfiguration(name: Subjects.resultsStream, subjects: [Subjects.allResults])
-    stream.duplicateWindow = .seconds(600)
-    stream.maxAge = .seconds(7 * 24 * 3600)
-    try await connection.jetStream.createOrUpdateStream(stream)
+    try await connection.jetStream.createOrUpdateStream(.imnResults)
     return try await connection.jetStream.pullConsumer(
         stream: Subjects.resultsStream, configuration: JetStreamConsumerConfiguration(durableName: durableName, filterSubject: Subjects.allResults))
 }

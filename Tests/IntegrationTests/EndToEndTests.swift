@@ -7,16 +7,11 @@ import Logging
 import NATSClient
 import RedisClient
 import Server
-import Synchronization
 import Testing
 
 /// The whole path with real servers: REST → DBOS (Redis) → NATS → agent → JetStream → ingestion → DBOS.
 @Suite(.enabled(if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable, "redis-server and nats-server are needed: run scripts/setup"))
 struct EndToEndTests {
-    final class Port: Sendable {
-        let value = Mutex(0)
-    }
-
     static func withStack(_ body: (Int) async throws -> Void) async throws {
         try await withRedisServer { redis in
             try await withNATSServer { nats in
@@ -31,7 +26,7 @@ struct EndToEndTests {
                 agentConfiguration.nats = NATSConfiguration(url: nats.natsURL)
                 agentConfiguration.heartbeatInterval = .milliseconds(300)
                 let agent = try AgentRuntime(configuration: agentConfiguration, modules: ModuleHost(BuiltInModules.all()), metrics: AgentMetrics())
-                let port = Port()
+                let port = ListeningPort()
                 let tasks = Task {
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { try await dbos.run() }
@@ -43,14 +38,14 @@ struct EndToEndTests {
                         serverConfiguration.dbosAddress = "127.0.0.1:\(dbosPort)"
                         serverConfiguration.serverID = "e2e-server"
                         let server = IMNServer(configuration: serverConfiguration, logger: Logger(label: "e2e.server")) { listening in
-                            port.value.withLock { $0 = listening }
+                            port.set(listening)
                         }
                         group.addTask { try await server.run() }
                     }
                 }
                 defer { tasks.cancel() }
-                #expect(await eventually { port.value.withLock { $0 } != 0 })
-                let httpPort = port.value.withLock { $0 }
+                #expect(await eventually { port.value != 0 })
+                let httpPort = port.value
                 // Wait until the server has heard agent_1.
                 #expect(await eventually { ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status) == 200 })
                 try await body(httpPort)
@@ -123,7 +118,7 @@ struct EndToEndTests {
     }
 }
 
-/// Blocking HTTP/1.1 on loopback with `Connection: close`, enough for tests.
+/// The test's view of an HTTP reply.
 enum HTTP {
     struct Reply {
         var status: Int
@@ -133,39 +128,7 @@ enum HTTP {
     }
 
     static func request(_ method: String, port: Int, path: String, body: String = "", headers: [String: String] = [:]) async throws -> Reply {
-        try await offload { try blockingRequest(method, port: port, path: path, body: body, headers: headers) }
-    }
-
-    static func blockingRequest(_ method: String, port: Int, path: String, body: String, headers: [String: String]) throws -> Reply {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 30, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw AgentError("cannot connect to port \(port)") }
-        var text =
-            "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n"
-        for (name, value) in headers { text += "\(name): \(value)\r\n" }
-        text += "\r\n" + body
-        let bytes = Array(text.utf8)
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var response: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count <= 0 { break }
-            response += buffer[0..<count]
-        }
-        let whole = String(decoding: response, as: UTF8.self)
-        let parts = whole.components(separatedBy: "\r\n\r\n")
-        let head = parts.first ?? ""
-        let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
-        return Reply(status: status, headers: head, body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+        let reply = try await LoopbackHTTP.request(method, port: port, path: path, body: body, headers: headers)
+        return Reply(status: reply.status, headers: reply.head, body: reply.body)
     }
 }

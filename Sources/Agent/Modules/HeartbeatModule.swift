@@ -3,8 +3,6 @@ import IMNCore
 
 /// `heartbeat_module`: the agent host's CPU, memory, load, disk and network counters from /proc.
 struct HeartbeatModule: MeasurementModule {
-    let stats = SystemStats()
-
     let spec = ModuleSpec(
         name: "heartbeat_module", version: "1.0.0", description: "System figures of the agent's host from /proc.",
         inputSchema: [

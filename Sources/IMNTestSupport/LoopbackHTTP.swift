@@ -1,0 +1,60 @@
+import Foundation
+import Synchronization
+
+/// A minimal HTTP/1.1 client for tests (`Connection: close`, loopback only), run off the
+/// cooperative pool with ``offload(_:)``.
+public enum LoopbackHTTP {
+    public struct Reply: Sendable {
+        public var status: Int
+        /// The status line and header lines, as received.
+        public var head: String
+        public var body: String
+    }
+
+    public static func request(
+        _ method: String, port: Int, path: String, body: String = "", headers: [String: String] = [:]
+    ) async throws -> Reply {
+        try await offload { try blockingRequest(method, port: port, path: path, body: body, headers: headers) }
+    }
+
+    static func blockingRequest(_ method: String, port: Int, path: String, body: String, headers: [String: String]) throws -> Reply {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 30, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw ServerProcessError("cannot connect to 127.0.0.1:\(port)") }
+        var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
+        text += "Content-Length: \(body.utf8.count)\r\n"
+        for (name, value) in headers { text += "\(name): \(value)\r\n" }
+        text += "\r\n" + body
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 { break }
+            response += buffer[0..<count]
+        }
+        let parts = String(decoding: response, as: UTF8.self).components(separatedBy: "\r\n\r\n")
+        let head = parts.first ?? ""
+        let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
+        return Reply(status: status, head: head, body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+    }
+}
+
+/// Holds the port a server reports once it listens (servers in tests bind port 0).
+public final class ListeningPort: Sendable {
+    private let storage = Mutex(0)
+    public init() {}
+    /// 0 until the server listens.
+    public var value: Int { storage.withLock { $0 } }
+    public func set(_ port: Int) { storage.withLock { $0 = port } }
+}
