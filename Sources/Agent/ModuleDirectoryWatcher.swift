@@ -1,4 +1,5 @@
 import Foundation
+import IMNCore
 import Logging
 
 /// Watches a folder of module manifests (`*.json`): a new manifest is loaded, a changed one

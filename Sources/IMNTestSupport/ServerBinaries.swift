@@ -7,6 +7,16 @@ public enum ServerBinaries {
     public static let natsServer: String? = find("nats-server", override: "IMN_NATS_SERVER")
     public static let redisBenchmark: String? = find("redis-benchmark", override: "IMN_REDIS_BENCHMARK")
 
+    /// The `imn` executable built with the tests (next to the test bundle), or `IMN_BINARY`.
+    public static let imn: String? = {
+        if let path = ProcessInfo.processInfo.environment["IMN_BINARY"], FileManager.default.isExecutableFile(atPath: path) { return path }
+        guard let test = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        let candidate = URL(fileURLWithPath: test).deletingLastPathComponent().appendingPathComponent("imn").path
+        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
+    }()
+    /// `openapi-spec-validator` (PyPI), the independent OpenAPI checker.
+    public static let openAPIValidator: String? = find("openapi-spec-validator", override: "IMN_OPENAPI_VALIDATOR")
+
     public static var redisAvailable: Bool { redisServer != nil }
     public static var natsAvailable: Bool { natsServer != nil }
 

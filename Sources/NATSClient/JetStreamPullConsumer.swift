@@ -18,7 +18,10 @@ public final class JetStreamPullConsumer: Sendable {
 
     deinit { close() }
 
-    /// Up to `batch` messages; fewer (or none) when `timeout` passes first.
+    /// What is available now, up to `batch` messages; when nothing is, waits up to `timeout` for
+    /// the first message and returns it (an empty array when the time passes first). Unlike a
+    /// plain libnats `Fetch`, which holds on to its first messages until the batch is full or the
+    /// time is up, this returns as soon as there is something to do.
     public func fetch(batch: Int, timeout: Duration) async throws(NATSError) -> [JetStreamMessage] {
         let connection = self.connection
         let durableName = self.durableName
@@ -26,24 +29,37 @@ public final class JetStreamPullConsumer: Sendable {
             guard let sub else { throw NATSError(.closed, "consumer \(durableName) is closed") }
             return sub
         }
-        let milliseconds = LibNATS.milliseconds(timeout)
+        let nanoseconds = Int64(LibNATS.milliseconds(timeout)) * 1_000_000
         let pointers = try await connection.runBlocking { () throws(NATSError) -> [UnsafeSendablePointer] in
-            var list = natsMsgList()
-            var errorCode = jsErrCode(0)
-            let status = natsSubscription_Fetch(&list, sub.value, Int32(clamping: batch), milliseconds, &errorCode)
-            defer { natsMsgList_Destroy(&list) }
-            if status == NATS_TIMEOUT { return [] }
-            try LibNATS.check(status, errorCode, "fetch from \(durableName)")
-            var taken: [UnsafeSendablePointer] = []
-            for index in 0..<Int(list.Count) {
-                guard let msg = list.Msgs?[index] else { continue }
-                // Take ownership: natsMsgList_Destroy skips entries set to NULL.
-                list.Msgs?[index] = nil
-                taken.append(UnsafeSendablePointer(msg))
-            }
-            return taken
+            // First: whatever is there (no_wait); then: the first message to come.
+            let available = try Self.fetch(sub.value, batch: batch, noWait: true, expires: nanoseconds, durableName)
+            if !available.isEmpty { return available }
+            return try Self.fetch(sub.value, batch: 1, noWait: false, expires: nanoseconds, durableName)
         }
         return pointers.map { JetStreamMessage(taking: $0.value, connection: connection) }
+    }
+
+    private static func fetch(_ sub: OpaquePointer, batch: Int, noWait: Bool, expires: Int64, _ durableName: String) throws(NATSError)
+        -> [UnsafeSendablePointer]
+    {
+        var request = jsFetchRequest()
+        jsFetchRequest_Init(&request)
+        request.Batch = Int32(clamping: batch)
+        request.NoWait = noWait
+        request.Expires = expires
+        var list = natsMsgList()
+        let status = natsSubscription_FetchRequest(&list, sub, &request)
+        defer { natsMsgList_Destroy(&list) }
+        if status == NATS_TIMEOUT || status == NATS_NOT_FOUND { return [] }
+        try LibNATS.check(status, "fetch from \(durableName)")
+        var taken: [UnsafeSendablePointer] = []
+        for index in 0..<Int(list.Count) {
+            guard let msg = list.Msgs?[index] else { continue }
+            // Take ownership: natsMsgList_Destroy skips entries set to NULL.
+            list.Msgs?[index] = nil
+            taken.append(UnsafeSendablePointer(msg))
+        }
+        return taken
     }
 
     /// Stops fetching in this process. The durable stays on the server.

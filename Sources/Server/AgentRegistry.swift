@@ -14,8 +14,22 @@ public final class AgentRegistry: Sendable {
 
     init(timeout: Duration) { self.timeout = timeout }
 
-    func record(_ heartbeat: Heartbeat) {
-        entries.withLock { $0[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: .now) }
+    /// Records a heartbeat; true when the agent is new or its modules changed.
+    @discardableResult
+    func record(_ heartbeat: Heartbeat) -> Bool {
+        entries.withLock { entries in
+            let changed = entries[heartbeat.agentID]?.heartbeat.modules != heartbeat.modules
+            entries[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: .now)
+            return changed
+        }
+    }
+
+    /// An agent as DBOS remembers it; a heartbeat heard meanwhile wins.
+    func restore(_ heartbeat: Heartbeat, lastSeen: ContinuousClock.Instant) {
+        entries.withLock { entries in
+            if let current = entries[heartbeat.agentID], current.lastSeen >= lastSeen { return }
+            entries[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: lastSeen)
+        }
     }
 
     public func entry(_ id: String) -> Entry? { entries.withLock { $0[id] } }

@@ -5,14 +5,17 @@ import IMNCore
 import Logging
 import NATSClient
 import ServiceLifecycle
+import Synchronization
 
-/// `imn server`: the REST API, the agent registry fed by heartbeats (and kept in DBOS), and
-/// result ingestion from JetStream into DBOS.
+/// `imn server`: the REST API, the agent registry fed by heartbeats (and kept in DBOS), result
+/// ingestion from JetStream into DBOS, and the scheduler.
 public final class IMNServer: Service {
     public let configuration: ServerConfiguration
     let logger: Logger
     let registry: AgentRegistry
+    let metrics = ServerMetrics()
     private let onListening: @Sendable (Int) async -> Void
+    private let servedRoutes = Mutex<[(method: String, path: String)]>([])
 
     public init(
         configuration: ServerConfiguration, logger: Logger = Logger(label: "imn.server"),
@@ -24,25 +27,66 @@ public final class IMNServer: Service {
         self.onListening = onListening
     }
 
+    /// The routes the router serves, as (method, OpenAPI path template); set once running.
+    public var routes: [(method: String, path: String)] { servedRoutes.withLock { $0 } }
+
     public func run() async throws {
         var nats = configuration.nats
         nats.retryOnFailedConnect = true
         nats.name = "imn-\(configuration.serverID)"
         let connection = try await NATSConnection.connect(nats, logger: logger)
         let dbos = try DBOSClient(address: configuration.dbosAddress)
-        let api = MeasurementAPI(registry: registry, connection: connection, dbos: dbos, actor: configuration.serverID)
-        let ingestor = ResultIngestor(connection: connection, dbos: dbos, actor: configuration.serverID, logger: logger)
-        let app = makeApplication(api)
+        let waiters = StateWaiters()
+        let api = MeasurementAPI(
+            registry: registry, connection: connection, dbos: dbos, waiters: waiters, metrics: metrics, actor: configuration.serverID)
+        let ingestor = ResultIngestor(connection: connection, dbos: dbos, actor: configuration.serverID, metrics: metrics, logger: logger)
+        let scheduler = Scheduler(api: api, worker: configuration.serverID, logger: logger)
+        let router = makeRouter(api)
+        servedRoutes.withLock { routes in
+            routes = router.routes.map { (method: $0.method.rawValue, path: RequestMetricsMiddleware<BasicRequestContext>.template($0.path.description)) }
+        }
+        let app = makeApplication(router)
         try await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await dbos.run() }
+                group.addTask { await self.reloadRegistry(dbos) }
                 group.addTask { await ingestor.run() }
+                group.addTask { try await waiters.follow(connection) }
                 group.addTask { try await self.followHeartbeats(connection, dbos: dbos) }
+                group.addTask { await scheduler.run() }
                 group.addTask { try await app.run() }
             }
         }
         dbos.close()
         await connection.close()
+    }
+
+    /// After a restart, the agents DBOS knows, with the time each was last heard, so the registry
+    /// (and `/agents/dead`) does not start empty.
+    func reloadRegistry(_ dbos: DBOSClient) async {
+        for attempt in 0..<20 {
+            do {
+                var request = Imn_Dbos_V1_ListAgentsRequest()
+                request.pageSize = 1000
+                var loaded = 0
+                repeat {
+                    let page = try await dbos.listAgents(request)
+                    let now = Int64(Date().timeIntervalSince1970 * 1000)
+                    for agent in page.agents {
+                        guard let heartbeat = try? JSONDecoder().decode(Heartbeat.self, from: agent.info) else { continue }
+                        registry.restore(heartbeat, lastSeen: .now - .milliseconds(max(0, now - agent.lastSeenMs)))
+                        loaded += 1
+                    }
+                    request.cursor = page.nextCursor
+                } while !request.cursor.isEmpty
+                logger.info("registry loaded from DBOS", metadata: ["agents": "\(loaded)"])
+                return
+            } catch {
+                logger.debug("registry not loaded yet", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(500))
+            }
+        }
+        logger.warning("registry not loaded from DBOS; it fills from heartbeats")
     }
 
     /// Every heartbeat updates the registry and is recorded in DBOS.
@@ -52,7 +96,16 @@ public final class IMNServer: Service {
             guard let heartbeat = try? JSONDecoder().decode(Heartbeat.self, from: Data(message.payload)),
                 Subjects.isValidToken(heartbeat.agentID), message.subject == Subjects.heartbeat(agent: heartbeat.agentID)
             else { continue }
-            registry.record(heartbeat)
+            if registry.record(heartbeat) {
+                for module in heartbeat.modules where !JSONSchema(module.inputSchema).unsupportedKeywords.isEmpty {
+                    logger.warning(
+                        "module schema uses keywords the server cannot check",
+                        metadata: [
+                            "agent.id": "\(heartbeat.agentID)", "module": "\(module.name)",
+                            "keywords": "\(JSONSchema(module.inputSchema).unsupportedKeywords)",
+                        ])
+                }
+            }
             var register = Imn_Dbos_V1_RegisterAgentRequest()
             register.id = heartbeat.agentID
             var stable = heartbeat
@@ -63,67 +116,7 @@ public final class IMNServer: Service {
         }
     }
 
-    static func query(_ request: Request) -> [String: String] {
-        var values: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters { values[String(name)] = String(value) }
-        return values
-    }
-
-    func makeApplication(_ api: MeasurementAPI) -> some ApplicationProtocol {
-        let router = Router()
-        func handle(_ body: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response)
-            -> @Sendable (Request, BasicRequestContext) async throws -> Response
-        {
-            { request, context in
-                do {
-                    return try await body(request, context)
-                } catch let problem as Problem {
-                    return problem.response
-                } catch {
-                    return Problem(status: .internalServerError, title: "Internal error", detail: "\(error)").response
-                }
-            }
-        }
-        router.get("/", use: handle { _, _ in api.status() })
-        router.get("/status", use: handle { _, _ in api.status() })
-        router.get("/health", use: handle { _, _ in Problem.json(["status": "ok"]) })
-        router.get("/agents", use: handle { _, _ in api.agents() })
-        router.get("/agents/alive", use: handle { _, _ in api.agents(alive: true) })
-        router.get("/agents/dead", use: handle { _, _ in api.agents(alive: false) })
-        router.get(
-            "/agents/:agent_id/results",
-            use: handle { request, context in
-                try await api.results(agentID: context.parameters.get("agent_id") ?? "", query: Self.query(request))
-            })
-        router.delete(
-            "/agents/:agent_id/results/:request_id",
-            use: handle { _, context in
-                try await api.deleteResult(agentID: context.parameters.get("agent_id") ?? "", requestID: context.parameters.get("request_id") ?? "")
-            })
-        router.get(
-            "/modules/states/:request_id", use: handle { _, context in try await api.state(requestID: context.parameters.get("request_id") ?? "") })
-        router.get("/events", use: handle { request, _ in try await api.events(query: Self.query(request)) })
-        router.get(
-            "/agents/:agent_id",
-            use: handle { _, context in
-                let id = context.parameters.get("agent_id") ?? ""
-                guard let entry = api.registry.entry(id) else { throw Problem(status: .notFound, title: "Unknown agent", detail: "no agent \(id)") }
-                return Problem.json(api.describe(entry))
-            })
-        router.post(
-            "/agent/:agent_id/:module",
-            use: handle { request, context in
-                let body = try await request.body.collect(upTo: 1 << 20)
-                return try await api.trigger(
-                    agentID: context.parameters.get("agent_id") ?? "", module: context.parameters.get("module") ?? "",
-                    body: Array(buffer: body), idempotencyKey: request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value,
-                    wait: request.uri.queryParameters.get("wait").flatMap(Double.init))
-            })
-        router.get(
-            "/agents/:agent_id/results/:request_id",
-            use: handle { _, context in
-                try await api.result(agentID: context.parameters.get("agent_id") ?? "", requestID: context.parameters.get("request_id") ?? "")
-            })
+    func makeApplication(_ router: Router<BasicRequestContext>) -> some ApplicationProtocol {
         var logger = self.logger
         logger.logLevel = .warning
         let onListening = self.onListening

@@ -44,23 +44,49 @@ extension MeasurementAPI {
         return Response(status: .noContent)
     }
 
+    /// GET /modules/states?agent&module&state&limit&cursor
+    func states(query: [String: String]) async throws -> Response {
+        var request = Imn_Dbos_V1_ListModuleStatesRequest()
+        request.agentID = query["agent"] ?? query["agent_id"] ?? ""
+        request.module = query["module"] ?? ""
+        request.state = query["state"] ?? ""
+        let known: Set<String> = ["created", "started", "running", "completed", "error", "failed"]
+        guard request.state.isEmpty || known.contains(request.state) else {
+            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "state must be one of \(known.sorted().joined(separator: ", "))")
+        }
+        request.cursor = query["cursor"] ?? ""
+        request.pageSize = try Self.integer(query["limit"], "limit").map(Int32.init(clamping:)) ?? 0
+        let page = try await call { try await dbos.listModuleStates(request) }
+        return Problem.json([
+            "states": .array(page.states.map(Self.json)), "next_cursor": page.nextCursor.isEmpty ? .null : .string(page.nextCursor),
+        ])
+    }
+
+    static func json(_ state: Imn_Dbos_V1_ModuleState) -> JSONValue {
+        var object: [String: JSONValue] = [
+            "id": .string(state.requestID), "agent_id": .string(state.agentID), "module": .string(state.module), "state": .string(state.state),
+            "version": .number(Double(state.version)), "created_at_ms": .number(Double(state.createdMs)),
+            "updated_at_ms": .number(Double(state.updatedMs)), "detail": state.detail.isEmpty ? .null : .string(state.detail),
+        ]
+        if !state.history.isEmpty {
+            object["history"] = .array(
+                state.history.map {
+                    [
+                        "from": $0.from.isEmpty ? .null : .string($0.from), "to": .string($0.to), "at_ms": .number(Double($0.atMs)),
+                        "actor": .string($0.actor), "detail": $0.detail.isEmpty ? .null : .string($0.detail),
+                    ]
+                })
+        }
+        return .object(object)
+    }
+
     /// GET /modules/states/{request_id}: the state with its transition history.
     func state(requestID: String) async throws -> Response {
         var request = Imn_Dbos_V1_GetModuleStateRequest()
         request.requestID = requestID
         request.withHistory = true
         let state = try await call { try await dbos.getModuleState(request) }
-        return Problem.json([
-            "id": .string(state.requestID), "agent_id": .string(state.agentID), "module": .string(state.module), "state": .string(state.state),
-            "version": .number(Double(state.version)), "updated_at_ms": .number(Double(state.updatedMs)),
-            "history": .array(
-                state.history.map {
-                    [
-                        "from": $0.from.isEmpty ? .null : .string($0.from), "to": .string($0.to), "at_ms": .number(Double($0.atMs)),
-                        "actor": .string($0.actor),
-                    ]
-                }),
-        ])
+        return Problem.json(Self.json(state))
     }
 
     /// GET /events?limit&cursor

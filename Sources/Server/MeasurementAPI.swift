@@ -10,8 +10,12 @@ struct MeasurementAPI: Sendable {
     let registry: AgentRegistry
     let connection: NATSConnection
     let dbos: DBOSClient
+    let waiters: StateWaiters
+    let metrics: ServerMetrics
     let actor: String
     let started = Date()
+
+    static let terminalStates: Set<String> = ["completed", "error", "failed"]
 
     func status() -> Response {
         let all = registry.all
@@ -19,6 +23,14 @@ struct MeasurementAPI: Sendable {
             "agents_total": .number(Double(all.count)), "agents_alive": .number(Double(all.filter(registry.isAlive).count)),
             "version": .string(IMNVersion.current), "uptime_seconds": .number(Date().timeIntervalSince(started).rounded()),
         ])
+    }
+
+    /// GET /ready: 200 when NATS is connected and DBOS serving, 503 naming what is not.
+    func ready() async -> Response {
+        let nats = connection.state == .connected
+        let state = await dbos.isServing()
+        let body: JSONValue = ["nats": .bool(nats), "dbos": .bool(state), "ready": .bool(nats && state)]
+        return Problem.json(body, status: nats && state ? .ok : .serviceUnavailable)
     }
 
     func agents() -> Response {
@@ -30,11 +42,36 @@ struct MeasurementAPI: Sendable {
         var object = heartbeat.objectValue ?? [:]
         object["alive"] = .bool(registry.isAlive(entry))
         object["seconds_since_heartbeat"] = .number(((ContinuousClock.now - entry.lastSeen).secondsValue * 10).rounded() / 10)
+        let warnings = entry.heartbeat.modules.flatMap { module in
+            JSONSchema(module.inputSchema).unsupportedKeywords.map { JSONValue.string("\(module.name): unsupported schema keyword \($0)") }
+        }
+        if !warnings.isEmpty { object["schema_warnings"] = .array(warnings) }
         return .object(object)
     }
 
-    /// POST /agent/{agent_id}/{module}[?wait=seconds]
-    func trigger(agentID: String, module: String, body: [UInt8], idempotencyKey: String?, wait: Double?) async throws -> Response {
+    /// POST /agent/{agent_id}/{module}[?wait=seconds][&untracked=true]
+    func trigger(agentID: String, module: String, body: [UInt8], idempotencyKey: String?, wait: Double?, untracked: Bool) async throws -> Response {
+        guard let input = JSONValue(parsing: body.isEmpty ? Array("{}".utf8) : body) else {
+            throw Problem(status: .badRequest, title: "Malformed JSON", detail: "the body is not JSON")
+        }
+        let bodyID = input.objectValue?["id"]?.stringValue
+        let requestID = idempotencyKey ?? bodyID ?? UUID().uuidString.lowercased()
+        var moduleInput = input
+        if bodyID != nil, case .object(var fields) = input {
+            fields["id"] = nil  // the request id, not module input
+            moduleInput = .object(fields)
+        }
+        if untracked {
+            try fireAndForget(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
+            return Problem.json(
+                ["id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "untracked": true], status: .accepted)
+        }
+        try await dispatch(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
+        return try await respond(requestID: requestID, agentID: agentID, module: module, wait: wait)
+    }
+
+    /// The module's spec when the agent is known, alive and advertises it.
+    func spec(agentID: String, module: String) throws -> ModuleSpec {
         guard let entry = registry.entry(agentID) else {
             throw Problem(status: .notFound, title: "Unknown agent", detail: "no agent \(agentID) has sent a heartbeat")
         }
@@ -45,18 +82,33 @@ struct MeasurementAPI: Sendable {
         guard let spec = entry.heartbeat.modules.first(where: { $0.name == module }) else {
             throw Problem(status: .notFound, title: "Unknown module", detail: "agent \(agentID) has no module \(module)")
         }
-        guard let input = JSONValue(parsing: body.isEmpty ? Array("{}".utf8) : body) else {
-            throw Problem(status: .badRequest, title: "Malformed JSON", detail: "the body is not JSON")
-        }
-        let violations = JSONSchema(spec.inputSchema).validate(input)
+        return spec
+    }
+
+    /// Validates `input`, returning it with the schema's defaults applied.
+    func validated(_ input: JSONValue, spec: ModuleSpec) throws -> JSONValue {
+        let schema = JSONSchema(spec.inputSchema)
+        let violations = schema.validate(input)
         guard violations.isEmpty else {
             throw Problem(
-                status: .unprocessableContent, title: "Invalid input", detail: "the body does not match \(module)'s input schema", errors: violations)
+                status: .unprocessableContent, title: "Invalid input", detail: "the body does not match \(spec.name)'s input schema",
+                errors: violations)
         }
-        let requestID = idempotencyKey ?? UUID().uuidString.lowercased()
+        return schema.applyingDefaults(to: input)
+    }
+
+    static func checkRequestID(_ requestID: String) throws {
         guard Subjects.isValidToken(requestID), requestID.utf8.count <= 256 else {
             throw Problem(status: .badRequest, title: "Bad Idempotency-Key", detail: "1–256 characters without spaces, dots, * or >")
         }
+    }
+
+    /// Validates, creates the state in DBOS and has the agent accept the command. The same
+    /// `requestID` again is the same request: it returns without running anything twice.
+    func dispatch(agentID: String, module: String, input: JSONValue, requestID: String) async throws {
+        let spec = try spec(agentID: agentID, module: module)
+        let input = try validated(input, spec: spec)
+        try Self.checkRequestID(requestID)
         var create = Imn_Dbos_V1_SetModuleStateRequest()
         create.requestID = requestID
         create.agentID = agentID
@@ -66,15 +118,15 @@ struct MeasurementAPI: Sendable {
         do {
             _ = try await dbos.setModuleState(create)
         } catch let error as RPCError where error.code == .aborted {
-            // The same key again: the same request, never run twice.
-            return try await respond(requestID: requestID, agentID: agentID, module: module, wait: wait)
+            return  // the same key again: the same request, never run twice
         } catch let error as RPCError {
             throw Problem(status: .serviceUnavailable, title: "State service unavailable", detail: error.message)
         }
-        let command = CommandRequest(requestID: requestID, input: JSONSchema(spec.inputSchema).applyingDefaults(to: input))
+        let command = CommandRequest(requestID: requestID, input: input)
         do {
             let reply = try await connection.request(
-                Subjects.command(agent: agentID, module: module), payload: Array(try JSONEncoder().encode(command)), timeout: .seconds(5))
+                Subjects.command(agent: agentID, module: module), payload: Array(try JSONEncoder().encode(command)),
+                headers: ["traceparent": Self.traceparent()], timeout: .seconds(5))
             let answer = try JSONDecoder().decode(CommandReply.self, from: Data(reply.payload))
             if answer.status == .rejected {
                 try? await fail(requestID, agentID: agentID, module: module, detail: answer.message ?? "rejected")
@@ -85,7 +137,31 @@ struct MeasurementAPI: Sendable {
             try? await fail(requestID, agentID: agentID, module: module, detail: "\(error)")
             throw Problem(status: .serviceUnavailable, title: "Agent unreachable", detail: "\(error.code): \(error.message)")
         }
-        return try await respond(requestID: requestID, agentID: agentID, module: module, wait: wait)
+    }
+
+    /// `?untracked=true`: the prototype's behaviour, publish and answer at once. The agent's
+    /// transitions still reach DBOS through ingestion.
+    func fireAndForget(agentID: String, module: String, input: JSONValue, requestID: String) throws {
+        let input = try validated(input, spec: try spec(agentID: agentID, module: module))
+        try Self.checkRequestID(requestID)
+        let command = CommandRequest(requestID: requestID, input: input)
+        do {
+            try connection.publish(
+                Subjects.command(agent: agentID, module: module), payload: Array(try JSONEncoder().encode(command)),
+                headers: ["traceparent": Self.traceparent()])
+        } catch let error as NATSError {
+            throw Problem(status: .serviceUnavailable, title: "NATS unavailable", detail: error.message)
+        }
+    }
+
+    /// A fresh W3C trace context for the command (version 00, sampled).
+    static func traceparent() -> String {
+        func hex(_ count: Int) -> String {
+            var text = ""
+            while text.count < count { text += String(format: "%016llx", UInt64.random(in: 1...UInt64.max)) }
+            return String(text.prefix(count))
+        }
+        return "00-\(hex(32))-\(hex(16))-01"
     }
 
     func fail(_ requestID: String, agentID: String, module: String, detail: String) async throws {
@@ -100,32 +176,36 @@ struct MeasurementAPI: Sendable {
         _ = try await dbos.setModuleState(set)
     }
 
-    /// 202 with the current state, or (with `wait`) 200 with the result once terminal.
+    /// 202 with the current state, or (with `wait`) 200 with the result once terminal. A wait is
+    /// woken by the live event any replica publishes after storing a change.
     func respond(requestID: String, agentID: String, module: String, wait: Double?) async throws -> Response {
         let deadline = ContinuousClock.now + .milliseconds(Int64(min(max(wait ?? 0, 0), 60) * 1000))
         var get = Imn_Dbos_V1_GetModuleStateRequest()
         get.requestID = requestID
-        while true {
-            let state = try await dbos.getModuleState(get)
-            let terminal = ["completed", "error", "failed"].contains(state.state)
-            if terminal && wait != nil {
-                var request = Imn_Dbos_V1_GetResultRequest()
-                request.requestID = requestID
-                let result = try? await dbos.getResult(request)
-                return Problem.json([
-                    "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
-                    "result": result.flatMap { JSONValue(parsing: Array($0.payload)) } ?? .null,
-                    "links": ["self": .string("/agents/\(agentID)/results/\(requestID)")],
-                ])
-            }
-            if wait == nil || ContinuousClock.now >= deadline {
-                return Problem.json(
-                    [
+        return try await waiters.watching(requestID) { signal in
+            while true {
+                let state = try await call { try await dbos.getModuleState(get) }
+                if Self.terminalStates.contains(state.state) && wait != nil {
+                    var request = Imn_Dbos_V1_GetResultRequest()
+                    request.requestID = requestID
+                    let result = try? await dbos.getResult(request)
+                    return Problem.json([
                         "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
-                        "links": ["result": .string("/agents/\(agentID)/results/\(requestID)")],
-                    ], status: .accepted)
+                        "detail": state.detail.isEmpty ? .null : .string(state.detail),
+                        "result": result.flatMap { JSONValue(parsing: Array($0.payload)) } ?? .null,
+                        "links": ["self": .string("/agents/\(agentID)/results/\(requestID)"), "state": .string("/modules/states/\(requestID)")],
+                    ])
+                }
+                let now = ContinuousClock.now
+                if wait == nil || now >= deadline {
+                    return Problem.json(
+                        [
+                            "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
+                            "links": ["result": .string("/agents/\(agentID)/results/\(requestID)"), "state": .string("/modules/states/\(requestID)")],
+                        ], status: .accepted)
+                }
+                await signal.wait(timeout: min(deadline - now, .milliseconds(250)))
             }
-            try await Task.sleep(for: .milliseconds(10))
         }
     }
 
@@ -133,15 +213,11 @@ struct MeasurementAPI: Sendable {
     func result(agentID: String, requestID: String) async throws -> Response {
         var request = Imn_Dbos_V1_GetResultRequest()
         request.requestID = requestID
-        do {
-            let result = try await dbos.getResult(request)
-            guard result.agentID == agentID else {
-                throw Problem(status: .notFound, title: "Not found", detail: "no result \(requestID) for \(agentID)")
-            }
-            return Problem.json(Self.json(result))
-        } catch let error as RPCError where error.code == .notFound {
-            throw Problem(status: .notFound, title: "Not found", detail: "no result \(requestID)")
+        let result = try await call { try await dbos.getResult(request) }
+        guard result.agentID == agentID else {
+            throw Problem(status: .notFound, title: "Not found", detail: "no result \(requestID) for \(agentID)")
         }
+        return Problem.json(Self.json(result))
     }
 }
 

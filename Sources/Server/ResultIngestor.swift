@@ -4,21 +4,26 @@ import GRPCCore
 import IMNCore
 import Logging
 import NATSClient
+import Synchronization
 
 /// Moves results and state transitions from the `IMN_RESULTS` stream into DBOS: a durable pull
 /// consumer shared by every server replica; a message is acknowledged only after DBOS confirmed
 /// it, and NAKed with a delay otherwise. Missing intermediate states are applied in order, and
-/// late duplicates change nothing (DBOS's version and order checks decide).
+/// late duplicates change nothing (DBOS's version and order checks decide). Each applied change is
+/// announced on `imn.live.state`, which wakes `?wait=` requests on every replica.
 final class ResultIngestor: Sendable {
     let connection: NATSConnection
     let dbos: DBOSClient
     let actor: String
+    let metrics: ServerMetrics
     let logger: Logger
+    private let previous = Mutex<[String: (state: String, version: Int64)]>([:])
 
-    init(connection: NATSConnection, dbos: DBOSClient, actor: String, logger: Logger) {
+    init(connection: NATSConnection, dbos: DBOSClient, actor: String, metrics: ServerMetrics, logger: Logger) {
         self.connection = connection
         self.dbos = dbos
         self.actor = actor
+        self.metrics = metrics
         self.logger = logger
     }
 
@@ -42,7 +47,20 @@ final class ResultIngestor: Sendable {
         defer { consumer.close() }
         while !Task.isCancelled {
             let messages = (try? await consumer.fetch(batch: 64, timeout: .milliseconds(500))) ?? []
-            for message in messages { await apply(message) }
+            // Requests are independent: apply them side by side, each one's transitions in order.
+            var byRequest: [String: [JetStreamMessage]] = [:]
+            var order: [String] = []
+            for message in messages {
+                let key = message.headers["Nats-Msg-Id"].map { String($0.prefix { $0 != ":" }) } ?? "\(message.subject)#\(order.count)"
+                if byRequest[key] == nil { order.append(key) }
+                byRequest[key, default: []].append(message)
+            }
+            await withDiscardingTaskGroup { group in
+                for key in order {
+                    let batch = byRequest[key] ?? []
+                    group.addTask { for message in batch { await self.apply(message) } }
+                }
+            }
         }
     }
 
@@ -56,7 +74,12 @@ final class ResultIngestor: Sendable {
             if Self.order[result.state] == 3 { try await store(result) }
             try await advance(result)
             try await message.ackSync()
+            metrics.ingested(state: result.state, lagMilliseconds: Int64(Date().timeIntervalSince1970 * 1000) - result.atMilliseconds)
+            let event = LiveStateEvent(
+                id: result.requestID, agentID: result.agentID, module: result.module, state: result.state, atMilliseconds: result.atMilliseconds)
+            if let body = try? JSONEncoder().encode(event) { try? connection.publish(LiveStateEvent.subject, payload: Array(body)) }
         } catch {
+            metrics.ingestionFailed()
             logger.warning("ingestion failed; will retry", metadata: ["request.id": "\(result.requestID)", "error": "\(error)"])
             try? message.nak(delay: .seconds(1))
         }
@@ -83,42 +106,63 @@ final class ResultIngestor: Sendable {
         }
     }
 
-    /// Brings the stored state up to `result.state`, applying skipped states in order.
+    /// Brings the stored state up to `result.state`, applying skipped states in order. It writes
+    /// without reading first: the usual case is the state just before (the server created the
+    /// request at version 1, then each transition adds one), and a conflict hands back the
+    /// current state to continue from.
     func advance(_ result: ResultMessage) async throws {
         guard let target = Self.order[result.state] else { return }
-        for _ in 0..<8 {
-            var get = Imn_Dbos_V1_GetModuleStateRequest()
-            get.requestID = result.requestID
-            let current: Imn_Dbos_V1_ModuleState?
-            do {
-                current = try await dbos.getModuleState(get)
-            } catch let error as RPCError where error.code == .notFound {
-                current = nil
-            }
-            let state = current?.state ?? ""
+        let guessed = previous.withLock { $0[result.requestID] }
+        var state = guessed?.state ?? "created"
+        var version = guessed?.version ?? 1
+        for _ in 0..<10 {
             let level = Self.order[state] ?? -1
             if level >= target { return }  // already there (a duplicate) or past it (late)
             var next: String
             switch (state, result.state) {
             case ("", _): next = "created"
             case (_, "failed"): next = "failed"  // failed may end any state
-            default: next = ["created", "started", "running"][level + 1 < 3 ? level + 1 : 2]
+            default: next = level == 2 ? result.state : ["created", "started", "running"][level + 1]
             }
-            if level == 2 { next = result.state }
             var set = Imn_Dbos_V1_SetModuleStateRequest()
             set.requestID = result.requestID
             set.agentID = result.agentID
             set.module = result.module
             set.state = next
-            set.expectedVersion = current?.version ?? 0
+            set.expectedVersion = version
             set.actor = actor
             set.detail = next == result.state ? (result.error ?? "") : ""
             do {
-                _ = try await dbos.setModuleState(set)
+                let stored = try await dbos.setModuleState(set)
+                (state, version) = (stored.state, stored.version)
+                remember(result.requestID, state: state, version: version)
                 if next == result.state { return }
-            } catch let error as RPCError where error.code == .aborted || error.code == .failedPrecondition {
-                continue  // someone else moved it; look again
+            } catch let error as RPCError where error.code == .aborted || error.code == .failedPrecondition || error.code == .notFound {
+                // Someone else moved it, or it is not there yet: continue from what is stored.
+                let current: Imn_Dbos_V1_ModuleState?
+                if error.code == .notFound {
+                    current = nil
+                } else if let carried = DBOSClient.currentState(in: error) {
+                    current = carried
+                } else {
+                    var get = Imn_Dbos_V1_GetModuleStateRequest()
+                    get.requestID = result.requestID
+                    do { current = try await dbos.getModuleState(get) } catch let error as RPCError where error.code == .notFound { current = nil }
+                }
+                (state, version) = (current?.state ?? "", current?.version ?? 0)
             }
+        }
+    }
+
+    /// The last state this replica stored per request (a small cache: a miss costs one conflict).
+    func remember(_ requestID: String, state: String, version: Int64) {
+        previous.withLock { previous in
+            if Self.order[state] == 3 {
+                previous[requestID] = nil
+                return
+            }
+            if previous.count > 10_000 { previous.removeAll(keepingCapacity: true) }
+            previous[requestID] = (state, version)
         }
     }
 }

@@ -10,11 +10,15 @@ struct ServerCommand: AsyncParsableCommand {
         commandName: "server",
         abstract: "Run the IMN server: REST API, agent registry from heartbeats, result ingestion into DBOS.",
         discussion: """
-            Routes: GET / and /status, GET /health, GET /agents, /agents/alive, /agents/dead, \
-            /agents/{agent_id}; POST /agent/{agent_id}/{module}[?wait=seconds] (Idempotency-Key header \
-            honoured); GET /agents/{agent_id}/results[?limit&cursor&since&until&module]; GET and DELETE \
-            /agents/{agent_id}/results/{request_id}; GET /modules/states/{request_id}; GET /events. \
-            Errors are application/problem+json.
+            The REST API on --port (default 8000): agents (GET /agents, /agents/alive, /agents/dead, \
+            /agents/{agent_id}), measurements (POST /agent/{agent_id}/{module}[?wait=seconds], \
+            Idempotency-Key honoured), results, module states, schedules (POST/GET/DELETE /schedules), \
+            module control (POST /agents/{agent_id}/modules/{module}/enable|disable|reload), the audit log \
+            (GET /events), GET /health, /ready and /metrics (Prometheus). The complete description is at \
+            GET /openapi.json (OpenAPI 3.1) and, rendered, at GET /docs. Errors are application/problem+json.
+
+            Several servers may share one NATS and DBOS: they share result ingestion and the schedules, \
+            and each scheduled run happens once. Give each a distinct --server-id.
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
@@ -22,6 +26,7 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "NATS server URLs, comma-separated (env: IMN_NATS_URL).") var natsURL: String?
     @Option(help: "DBOS gRPC address host:port.") var dbosAddress = "127.0.0.1:50051"
     @Option(help: "Seconds without a heartbeat after which an agent counts as dead.") var heartbeatTimeout = 15.0
+    @Option(help: "Name of this server in the audit log and NATS (default: server-<hostname>).") var serverID: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
     func validate() throws {
@@ -38,6 +43,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.nats = NATSConfiguration(url: natsURL ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
         configuration.dbosAddress = dbosAddress
         configuration.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
+        if let serverID { configuration.serverID = serverID }
         let server = IMNServer(configuration: configuration, logger: logger) { port in logger.info("server listening", metadata: ["port": "\(port)"])
         }
         try await ServiceRunner.run([server], logger: logger)

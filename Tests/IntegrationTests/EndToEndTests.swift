@@ -12,7 +12,15 @@ import Testing
 /// The whole path with real servers: REST → DBOS (Redis) → NATS → agent → JetStream → ingestion → DBOS.
 @Suite(.enabled(if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable, "redis-server and nats-server are needed: run scripts/setup"))
 struct EndToEndTests {
-    static func withStack(_ body: (Int) async throws -> Void) async throws {
+    /// What a test gets: the server's HTTP port, where NATS and DBOS are, and the server itself.
+    struct Stack {
+        var port: Int
+        var natsURL: String
+        var dbosAddress: String
+        var server: IMNServer
+    }
+
+    static func withStack(heartbeatTimeout: Duration = .seconds(15), _ body: (Stack) async throws -> Void) async throws {
         try await withRedisServer { redis in
             try await withNATSServer { nats in
                 var dbosConfiguration = DBOSServer.Configuration()
@@ -27,34 +35,37 @@ struct EndToEndTests {
                 agentConfiguration.heartbeatInterval = .milliseconds(300)
                 let agent = try AgentRuntime(configuration: agentConfiguration, modules: ModuleHost(BuiltInModules.all()), metrics: AgentMetrics())
                 let port = ListeningPort()
+                var serverConfiguration = ServerConfiguration()
+                serverConfiguration.port = 0
+                serverConfiguration.nats = NATSConfiguration(url: nats.natsURL)
+                serverConfiguration.serverID = "e2e-server"
+                serverConfiguration.heartbeatTimeout = heartbeatTimeout
+                let dbosPort = ListeningPort()
                 let tasks = Task {
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { try await dbos.run() }
                         group.addTask { try await agent.run() }
-                        let dbosPort = try await dbos.listeningPort()
-                        var serverConfiguration = ServerConfiguration()
-                        serverConfiguration.port = 0
-                        serverConfiguration.nats = NATSConfiguration(url: nats.natsURL)
-                        serverConfiguration.dbosAddress = "127.0.0.1:\(dbosPort)"
-                        serverConfiguration.serverID = "e2e-server"
-                        let server = IMNServer(configuration: serverConfiguration, logger: Logger(label: "e2e.server")) { listening in
-                            port.set(listening)
-                        }
-                        group.addTask { try await server.run() }
+                        dbosPort.set(try await dbos.listeningPort())
                     }
                 }
                 defer { tasks.cancel() }
+                #expect(await eventually { dbosPort.value != 0 })
+                serverConfiguration.dbosAddress = "127.0.0.1:\(dbosPort.value)"
+                let server = IMNServer(configuration: serverConfiguration, logger: Logger(label: "e2e.server")) { listening in port.set(listening) }
+                let serverTask = Task { try await server.run() }
+                defer { serverTask.cancel() }
                 #expect(await eventually { port.value != 0 })
                 let httpPort = port.value
                 // Wait until the server has heard agent_1.
                 #expect(await eventually { ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status) == 200 })
-                try await body(httpPort)
+                try await body(Stack(port: httpPort, natsURL: nats.natsURL, dbosAddress: serverConfiguration.dbosAddress, server: server))
             }
         }
     }
 
     @Test func echoAndPingEndToEndWithIdempotencyAndErrors() async throws {
-        try await Self.withStack { port in
+        try await Self.withStack { stack in
+            let port = stack.port
             let echo = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"message":"hello e2e"}"#)
             #expect(echo.status == 200)
             #expect(echo.json?["state"] == "completed")

@@ -8,6 +8,12 @@ public struct SchemaViolation: Sendable, Hashable, Codable, CustomStringConverti
     public var keyword: String
     public var message: String
 
+    public init(pointer: String, keyword: String, message: String) {
+        self.pointer = pointer
+        self.keyword = keyword
+        self.message = message
+    }
+
     public var description: String { "\(pointer.isEmpty ? "/" : pointer): \(message) (\(keyword))" }
 }
 

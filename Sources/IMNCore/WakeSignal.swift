@@ -2,14 +2,16 @@ import Synchronization
 
 /// Wakes one waiting loop when there is new work, or after a timeout. A signal with nobody
 /// waiting is remembered, so the next wait returns at once.
-final class WakeSignal: Sendable {
+public final class WakeSignal: Sendable {
     private struct State {
         var pending = false
         var waiter: CheckedContinuation<Void, Never>?
     }
     private let state = Mutex(State())
 
-    func signal() {
+    public init() {}
+
+    public func signal() {
         let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
             if let waiter = state.waiter {
                 state.waiter = nil
@@ -21,7 +23,7 @@ final class WakeSignal: Sendable {
         waiter?.resume()
     }
 
-    func wait(timeout: Duration) async {
+    public func wait(timeout: Duration) async {
         await withCheckedContinuation { continuation in
             let now = state.withLock { state -> Bool in
                 if state.pending {

@@ -1,0 +1,121 @@
+import Foundation
+import Hummingbird
+import IMNCore
+import NIOCore
+
+/// Every route of the REST API in one place. `GET /openapi.json` describes exactly these (a test
+/// checks it).
+extension IMNServer {
+    func makeRouter(_ api: MeasurementAPI) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
+        router.get("/", use: handle { _, _ in api.status() })
+        router.get("/status", use: handle { _, _ in api.status() })
+        router.get("/health", use: handle { _, _ in Problem.json(["status": "ok"]) })
+        router.get("/ready", use: handle { _, _ in await api.ready() })
+        router.get("/metrics", use: handle { _, _ in self.metricsResponse(api) })
+        router.get("/openapi.json", use: handle { _, _ in Problem.json(OpenAPIDocument.document) })
+        router.get("/docs", use: handle { _, _ in Self.text(DocsPage.html, type: "text/html; charset=utf-8") })
+
+        router.get("/agents", use: handle { _, _ in api.agents() })
+        router.get("/agents/alive", use: handle { _, _ in api.agents(alive: true) })
+        router.get("/agents/dead", use: handle { _, _ in api.agents(alive: false) })
+        router.get(
+            "/agents/:agent_id",
+            use: handle { _, context in
+                let id = try context.parameters.require("agent_id")
+                guard let entry = api.registry.entry(id) else { throw Problem(status: .notFound, title: "Unknown agent", detail: "no agent \(id)") }
+                return Problem.json(api.describe(entry))
+            })
+        router.post(
+            "/agent/:agent_id/:module",
+            use: handle { request, context in
+                let body = try await Self.body(request)
+                let query = Self.query(request)
+                return try await api.trigger(
+                    agentID: try context.parameters.require("agent_id"), module: try context.parameters.require("module"), body: body,
+                    idempotencyKey: request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value, wait: try Self.wait(query["wait"]),
+                    untracked: query["untracked"] == "true" || query["untracked"] == "1")
+            })
+        router.get(
+            "/agents/:agent_id/results",
+            use: handle { request, context in try await api.results(agentID: try context.parameters.require("agent_id"), query: Self.query(request)) })
+        router.get(
+            "/agents/:agent_id/results/:request_id",
+            use: handle { _, context in
+                try await api.result(agentID: try context.parameters.require("agent_id"), requestID: try context.parameters.require("request_id"))
+            })
+        router.delete(
+            "/agents/:agent_id/results/:request_id",
+            use: handle { _, context in
+                try await api.deleteResult(agentID: try context.parameters.require("agent_id"), requestID: try context.parameters.require("request_id"))
+            })
+        router.post(
+            "/agents/:agent_id/modules/:module/:action",
+            use: handle { _, context in
+                try await api.control(
+                    agentID: try context.parameters.require("agent_id"), module: try context.parameters.require("module"),
+                    action: try context.parameters.require("action"))
+            })
+
+        router.get("/modules/states", use: handle { request, _ in try await api.states(query: Self.query(request)) })
+        router.get("/modules/states/:request_id", use: handle { _, context in try await api.state(requestID: try context.parameters.require("request_id")) })
+
+        router.post("/schedules", use: handle { request, _ in try await api.createSchedule(body: try await Self.body(request)) })
+        router.get("/schedules", use: handle { request, _ in try await api.schedules(query: Self.query(request)) })
+        router.get("/schedules/:schedule_id", use: handle { _, context in try await api.schedule(id: try context.parameters.require("schedule_id")) })
+        router.delete(
+            "/schedules/:schedule_id", use: handle { _, context in try await api.deleteSchedule(id: try context.parameters.require("schedule_id")) })
+
+        router.get("/events", use: handle { request, _ in try await api.events(query: Self.query(request)) })
+        return router
+    }
+
+    /// Every error a handler throws becomes a problem response.
+    func handle(_ body: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response)
+        -> @Sendable (Request, BasicRequestContext) async throws -> Response
+    {
+        { request, context in
+            do {
+                return try await body(request, context)
+            } catch let problem as Problem {
+                return problem.response
+            } catch is NIOTooManyBytesError {
+                return Problem(status: .contentTooLarge, title: "Body too large", detail: "bodies are limited to 1 MiB").response
+            } catch {
+                return Problem(status: .internalServerError, title: "Internal error", detail: "\(error)").response
+            }
+        }
+    }
+
+    func metricsResponse(_ api: MeasurementAPI) -> Response {
+        let all = api.registry.all
+        api.metrics.agents(total: all.count, alive: all.filter(api.registry.isAlive).count)
+        return Self.text(String(decoding: api.metrics.exposition(), as: UTF8.self), type: "text/plain; version=0.0.4; charset=utf-8")
+    }
+
+    static func text(_ text: String, type: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = type
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func body(_ request: Request) async throws -> [UInt8] {
+        Array(buffer: try await request.body.collect(upTo: 1 << 20))
+    }
+
+    static func query(_ request: Request) -> [String: String] {
+        var values: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters { values[String(name)] = String(value) }
+        return values
+    }
+
+    /// `?wait=` in seconds (0–60), nil when absent.
+    static func wait(_ text: String?) throws -> Double? {
+        guard let text else { return nil }
+        guard let seconds = Double(text), seconds >= 0, seconds.isFinite else {
+            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "wait must be a number of seconds between 0 and 60")
+        }
+        return min(seconds, 60)
+    }
+}

@@ -1,0 +1,81 @@
+import CoreMetrics
+import Dispatch
+import Hummingbird
+import Metrics
+import Prometheus
+
+/// The server's Prometheus metrics (`GET /metrics`), with bounded labels: route templates
+/// (`/agent/{agent_id}/{module}`, never a concrete id), methods and status codes.
+struct ServerMetrics: Sendable {
+    let registry: PrometheusCollectorRegistry
+    let factory: PrometheusMetricsFactory
+
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+            .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
+            .seconds(10), .seconds(30), .seconds(60),
+        ]
+        self.factory = factory
+    }
+
+    func request(route: String, method: String, status: Int, nanoseconds: UInt64) {
+        Counter(
+            label: "imn_server_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))],
+            factory: factory
+        ).increment()
+        Timer(label: "imn_server_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
+            .recordNanoseconds(Int64(clamping: nanoseconds))
+    }
+
+    /// From the agent's transition to its being stored in DBOS.
+    func ingested(state: String, lagMilliseconds: Int64) {
+        Counter(label: "imn_server_ingested_total", dimensions: [("state", state)], factory: factory).increment()
+        Timer(label: "imn_server_ingestion_lag_seconds", factory: factory).recordMilliseconds(max(0, lagMilliseconds))
+    }
+
+    func ingestionFailed() { Counter(label: "imn_server_ingestion_failures_total", factory: factory).increment() }
+
+    func scheduleRun(outcome: String) {
+        Counter(label: "imn_server_schedule_runs_total", dimensions: [("outcome", outcome)], factory: factory).increment()
+    }
+
+    func agents(total: Int, alive: Int) {
+        Gauge(label: "imn_server_agents", dimensions: [("alive", "true")], factory: factory).record(alive)
+        Gauge(label: "imn_server_agents", dimensions: [("alive", "false")], factory: factory).record(total - alive)
+    }
+
+    func exposition() -> [UInt8] { registry.emitToBuffer() }
+}
+
+/// Counts and times every request by its route template.
+struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServerMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        do {
+            let response = try await next(request, context)
+            metrics.request(
+                route: Self.template(context.endpointPath), method: request.method.rawValue, status: response.status.code,
+                nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+            return response
+        } catch {
+            let status = (error as? any HTTPResponseError)?.status.code ?? 500
+            metrics.request(
+                route: Self.template(context.endpointPath), method: request.method.rawValue, status: status,
+                nanoseconds: DispatchTime.now().uptimeNanoseconds - start)
+            throw error
+        }
+    }
+
+    /// `/agent/:agent_id/:module` → `/agent/{agent_id}/{module}`; unmatched requests share one label.
+    static func template(_ path: String?) -> String {
+        guard let path else { return "unmatched" }
+        return path.split(separator: "/", omittingEmptySubsequences: false).map { part in
+            part.hasPrefix(":") ? "{\(part.dropFirst())}" : String(part)
+        }.joined(separator: "/")
+    }
+}

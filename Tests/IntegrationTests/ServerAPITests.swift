@@ -1,0 +1,175 @@
+import Agent
+import Foundation
+import IMNCore
+import IMNTestSupport
+import NATSClient
+import Server
+import Testing
+
+/// The server's routes beyond a single measurement: schedules, module control, states, readiness,
+/// metrics, the OpenAPI document, and the edges of POST (413, 409 for a silent agent, untracked).
+@Suite(.enabled(if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable, "redis-server and nats-server are needed: run scripts/setup"))
+struct ServerAPITests {
+    @Test func schedulesControlStatesAndOperationalRoutes() async throws {
+        try await EndToEndTests.withStack { stack in
+            let port = stack.port
+            // A schedule every second for agent_1, ended after three runs.
+            let created = try await HTTP.request(
+                "POST", port: port, path: "/schedules",
+                body: #"{"id":"every-second","agents":["agent_1"],"module":"echo_module","input":{"message":"tick"},"interval_seconds":1}"#)
+            #expect(created.status == 201, "\(created.body)")
+            #expect(created.json?["id"] == "sch_every-second")
+            #expect(created.json?["state"] == "active")
+            let again = try await HTTP.request(
+                "POST", port: port, path: "/schedules",
+                body: #"{"id":"every-second","agents":["agent_1"],"module":"echo_module","input":{"message":"tick"},"interval_seconds":1}"#)
+            #expect(again.status == 200, "the same id is the same schedule")
+            #expect(
+                await eventually(timeout: .seconds(10)) {
+                    let runs = try? await HTTP.request("GET", port: port, path: "/modules/states?module=echo_module&state=completed&limit=100")
+                    let ids = runs?.json?["states"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+                    return ids.filter { $0.hasPrefix("sch_every-second-") }.count >= 3
+                })
+            #expect(try await HTTP.request("GET", port: port, path: "/schedules").json?["schedules"]?.arrayValue?.count == 1)
+            #expect(try await HTTP.request("DELETE", port: port, path: "/schedules/sch_every-second").status == 204)
+            #expect(try await HTTP.request("GET", port: port, path: "/schedules/sch_every-second").status == 404)
+            #expect(try await HTTP.request("DELETE", port: port, path: "/schedules/sch_nothing").status == 404)
+            let bad = try await HTTP.request("POST", port: port, path: "/schedules", body: #"{"agents":[],"module":"echo_module","cron":"x","interval_seconds":0.1,"color":1}"#)
+            #expect(bad.status == 422)
+            #expect(
+                Set(bad.json?["errors"]?.arrayValue?.compactMap { $0["pointer"]?.stringValue } ?? []) == ["/agents", "/cron", "/color"], "\(bad.body)")
+            let badInput = try await HTTP.request(
+                "POST", port: port, path: "/schedules", body: #"{"agent_id":"agent_1","module":"echo_module","input":{},"interval_seconds":5}"#)
+            #expect(badInput.status == 422)
+            #expect(try await HTTP.request("POST", port: port, path: "/schedules", body: #"{"agent_id":"agent_9","module":"echo_module","interval_seconds":5}"#).status == 404)
+
+            // Module control over imn.ctl: a disabled module is refused by the agent, then works again.
+            let disabled = try await HTTP.request("POST", port: port, path: "/agents/agent_1/modules/echo_module/disable")
+            #expect(disabled.status == 200, "\(disabled.body)")
+            #expect(try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module", body: #"{"message":"x"}"#).status == 409)
+            #expect(try await HTTP.request("POST", port: port, path: "/agents/agent_1/modules/echo_module/enable").status == 200)
+            #expect(try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"message":"x"}"#).status == 200)
+            #expect(try await HTTP.request("POST", port: port, path: "/agents/agent_1/modules/echo_module/explode").status == 404)
+            #expect(try await HTTP.request("POST", port: port, path: "/agents/agent_1/modules/nothing/reload").status == 404)
+            #expect(try await HTTP.request("POST", port: port, path: "/agents/agent_1/modules/echo_module/reload").status == 200)
+
+            // Untracked: answered at once; the run still reaches DBOS through ingestion.
+            let untracked = try await HTTP.request(
+                "POST", port: port, path: "/agent/agent_1/echo_module?untracked=true", body: #"{"message":"fire"}"#,
+                headers: ["Idempotency-Key": "fire-1"])
+            #expect(untracked.status == 202)
+            #expect(untracked.json?["untracked"] == true)
+            #expect(await eventually { (try? await HTTP.request("GET", port: port, path: "/agents/agent_1/results/fire-1"))?.status == 200 })
+            // The body's id is the request id.
+            let bodyID = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"id":"from-body","message":"b"}"#)
+            #expect(bodyID.json?["id"] == "from-body")
+            #expect(bodyID.json?["result"]?["message"] == "b")
+
+            // States, filtered.
+            let failed = try await HTTP.request("GET", port: port, path: "/modules/states?state=failed")
+            #expect(failed.status == 200)
+            #expect(try await HTTP.request("GET", port: port, path: "/modules/states?state=sleeping").status == 400)
+            #expect(try await HTTP.request("GET", port: port, path: "/modules/states/nothing-here").status == 404)
+
+            // 413 over 1 MiB; a bad wait is 400.
+            let huge = "{\"message\":\"" + String(repeating: "a", count: (1 << 20) + 10) + "\"}"
+            let tooLarge = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module", body: huge)
+            #expect(tooLarge.status == 413, "\(tooLarge.status) \(tooLarge.body.prefix(300))")
+            #expect(try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=soon", body: "{}").status == 400)
+
+            // Operational routes.
+            #expect(try await HTTP.request("GET", port: port, path: "/health").status == 200)
+            let ready = try await HTTP.request("GET", port: port, path: "/ready")
+            #expect(ready.status == 200)
+            #expect(ready.json?["ready"] == true)
+            let metrics = try await HTTP.request("GET", port: port, path: "/metrics")
+            #expect(metrics.body.contains(#"imn_server_http_requests_total{route="/agent/{agent_id}/{module}",method="POST",status="200"}"#))
+            #expect(metrics.body.contains("imn_server_ingestion_lag_seconds_count"))
+            #expect(metrics.body.contains(#"imn_server_agents{alive="true"} 1"#))
+            let docs = try await HTTP.request("GET", port: port, path: "/docs")
+            #expect(docs.status == 200 && docs.body.contains("/openapi.json"))
+        }
+    }
+
+    @Test func silentAgentIsRefusedAfterTheTimeoutAndRestartKeepsTheRegistry() async throws {
+        try await EndToEndTests.withStack(heartbeatTimeout: .milliseconds(1500)) { stack in
+            let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-e2e-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: state) }
+            var configuration = AgentConfiguration(name: "agent_2", stateDirectory: state)
+            configuration.id = "agent_2"
+            configuration.nats = NATSConfiguration(url: stack.natsURL)
+            configuration.heartbeatInterval = .milliseconds(300)
+            let agent = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: AgentMetrics())
+            let running = Task { try await agent.run() }
+            #expect(await eventually { (try? await HTTP.request("GET", port: stack.port, path: "/agents/agent_2"))?.json?["alive"] == true })
+            running.cancel()
+            _ = await running.result
+            #expect(await eventually { (try? await HTTP.request("GET", port: stack.port, path: "/agents/agent_2"))?.json?["alive"] == false })
+            let refused = try await HTTP.request("POST", port: stack.port, path: "/agent/agent_2/echo_module", body: #"{"message":"x"}"#)
+            #expect(refused.status == 409)
+            #expect(try await HTTP.request("GET", port: stack.port, path: "/agents/dead").json?.arrayValue?.first?["agent_id"] == "agent_2")
+
+            // A second server on the same DBOS knows both agents before hearing any heartbeat.
+            var second = stack.server.configuration
+            second.port = 0
+            second.serverID = "e2e-second"
+            second.nats = NATSConfiguration(url: "nats://127.0.0.1:1")  // hears nothing
+            let port = ListeningPort()
+            let other = IMNServer(configuration: second) { port.set($0) }
+            let task = Task { try await other.run() }
+            defer { task.cancel() }
+            #expect(await eventually { port.value != 0 })
+            #expect(
+                await eventually {
+                    let agents = try? await HTTP.request("GET", port: port.value, path: "/agents")
+                    return Set(agents?.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } ?? []) == ["agent_1", "agent_2"]
+                })
+            let dead = try await HTTP.request("GET", port: port.value, path: "/agents/dead")
+            #expect(dead.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } == ["agent_2"])
+            let ready = try await HTTP.request("GET", port: port.value, path: "/ready")
+            #expect(ready.status == 503, "NATS is unreachable for this one")
+            #expect(ready.json?["nats"] == false)
+        }
+    }
+
+    /// Every route the router serves is in /openapi.json and nothing else is; an independent
+    /// validator (openapi-spec-validator, PyPI) accepts the document as OpenAPI 3.1.
+    @Test(.enabled(if: ServerBinaries.openAPIValidator != nil, "openapi-spec-validator is needed: run scripts/setup"))
+    func openAPIDocumentListsEveryRouteAndIsValid() async throws {
+        try await EndToEndTests.withStack { stack in
+            let reply = try await HTTP.request("GET", port: stack.port, path: "/openapi.json")
+            #expect(reply.status == 200)
+            let document = try #require(reply.json)
+            #expect(document["openapi"] == "3.1.0")
+            var documented: Set<String> = []
+            for (path, item) in document["paths"]?.objectValue ?? [:] {
+                for method in item.objectValue?.keys ?? [:].keys { documented.insert("\(method.uppercased()) \(path)") }
+            }
+            let served = Set(stack.server.routes.map { "\($0.method) \($0.path)" })
+            #expect(served.count >= 20)
+            #expect(served.subtracting(documented).isEmpty, "served but not documented: \(served.subtracting(documented).sorted())")
+            #expect(documented.subtracting(served).isEmpty, "documented but not served: \(documented.subtracting(served).sorted())")
+
+            let file = FileManager.default.temporaryDirectory.appendingPathComponent("imn-openapi-\(UUID().uuidString).json")
+            try Data(reply.body.utf8).write(to: file)
+            defer { try? FileManager.default.removeItem(at: file) }
+            let validator = try #require(ServerBinaries.openAPIValidator)
+            let (status, output) = try await offload { try Self.run(validator, [file.path]) }
+            #expect(status == 0, "openapi-spec-validator: \(output)")
+            #expect(output.contains("OK"), "\(output)")
+        }
+    }
+
+    static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
+    }
+}
