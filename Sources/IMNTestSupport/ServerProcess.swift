@@ -121,7 +121,7 @@ public struct ServerProcessError: Error, CustomStringConvertible {
 
 /// Runs `body` with a started server and always stops it (and removes its data), whether
 /// `body` returns or throws.
-func withServer<T>(_ server: ServerProcess, _ body: (ServerProcess) async throws -> T) async throws -> T {
+public func withServer<T>(_ server: ServerProcess, _ body: (ServerProcess) async throws -> T) async throws -> T {
     do {
         try await server.start()
     } catch {

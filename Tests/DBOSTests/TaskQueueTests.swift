@@ -13,12 +13,12 @@ struct TaskQueueTests {
 
     @Test func unackedTaskReturnsAfterVisibilityTimeoutWithANewLease() async throws {
         try await withStore { store, _ in
-            _ = try await store.scheduleTask(Self.once("t1", visibility: 300))
+            _ = try await store.scheduleTask(Self.once("t1", visibility: 1500))  // long enough for a loaded machine
             let first = try #require(try await store.claimDueTasks(limit: 10, worker: "w1").first)
             #expect(first.state == .inflight)
             #expect(first.deliveries == 1)
             #expect(try await store.claimDueTasks(limit: 10, worker: "w2").isEmpty, "leased tasks are invisible")
-            try await Task.sleep(for: .milliseconds(400))
+            try await Task.sleep(for: .milliseconds(1600))
             let second = try #require(try await store.claimDueTasks(limit: 10, worker: "w2").first)
             #expect(second.id == "t1")
             #expect(second.deliveries == 2)

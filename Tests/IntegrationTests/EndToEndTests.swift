@@ -20,7 +20,14 @@ struct EndToEndTests {
         var server: IMNServer
     }
 
-    static func withStack(heartbeatTimeout: Duration = .seconds(15), _ body: (Stack) async throws -> Void) async throws {
+    /// Where the backends of a test run: NATS and DBOS.
+    struct Backends {
+        var natsURL: String
+        var dbosAddress: String
+    }
+
+    /// Real redis-server and nats-server, DBOS and agent_1 in this process; stopped after `body`.
+    static func withBackends(_ body: (Backends) async throws -> Void) async throws {
         try await withRedisServer { redis in
             try await withNATSServer { nats in
                 var dbosConfiguration = DBOSServer.Configuration()
@@ -34,12 +41,6 @@ struct EndToEndTests {
                 agentConfiguration.nats = NATSConfiguration(url: nats.natsURL)
                 agentConfiguration.heartbeatInterval = .milliseconds(300)
                 let agent = try AgentRuntime(configuration: agentConfiguration, modules: ModuleHost(BuiltInModules.all()), metrics: AgentMetrics())
-                let port = ListeningPort()
-                var serverConfiguration = ServerConfiguration()
-                serverConfiguration.port = 0
-                serverConfiguration.nats = NATSConfiguration(url: nats.natsURL)
-                serverConfiguration.serverID = "e2e-server"
-                serverConfiguration.heartbeatTimeout = heartbeatTimeout
                 let dbosPort = ListeningPort()
                 let tasks = Task {
                     try await withThrowingDiscardingTaskGroup { group in
@@ -50,16 +51,29 @@ struct EndToEndTests {
                 }
                 defer { tasks.cancel() }
                 #expect(await eventually { dbosPort.value != 0 })
-                serverConfiguration.dbosAddress = "127.0.0.1:\(dbosPort.value)"
-                let server = IMNServer(configuration: serverConfiguration, logger: Logger(label: "e2e.server")) { listening in port.set(listening) }
-                let serverTask = Task { try await server.run() }
-                defer { serverTask.cancel() }
-                #expect(await eventually { port.value != 0 })
-                let httpPort = port.value
-                // Wait until the server has heard agent_1.
-                #expect(await eventually { ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status) == 200 })
-                try await body(Stack(port: httpPort, natsURL: nats.natsURL, dbosAddress: serverConfiguration.dbosAddress, server: server))
+                try await body(Backends(natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort.value)"))
             }
+        }
+    }
+
+    /// The backends and a server in this process that has heard agent_1.
+    static func withStack(heartbeatTimeout: Duration = .seconds(15), _ body: (Stack) async throws -> Void) async throws {
+        try await withBackends { backends in
+            var configuration = ServerConfiguration()
+            configuration.port = 0
+            configuration.nats = NATSConfiguration(url: backends.natsURL)
+            configuration.dbosAddress = backends.dbosAddress
+            configuration.serverID = "e2e-server"
+            configuration.heartbeatTimeout = heartbeatTimeout
+            let port = ListeningPort()
+            let server = IMNServer(configuration: configuration, logger: Logger(label: "e2e.server")) { listening in port.set(listening) }
+            let serverTask = Task { try await server.run() }
+            defer { serverTask.cancel() }
+            #expect(await eventually { port.value != 0 })
+            let httpPort = port.value
+            // Wait until the server has heard agent_1.
+            #expect(await eventually { ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status) == 200 })
+            try await body(Stack(port: httpPort, natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, server: server))
         }
     }
 

@@ -109,7 +109,10 @@ struct ServerAPITests {
             #expect(refused.status == 409)
             #expect(try await HTTP.request("GET", port: stack.port, path: "/agents/dead").json?.arrayValue?.first?["agent_id"] == "agent_2")
 
-            // A second server on the same DBOS knows both agents before hearing any heartbeat.
+            // A second server on the same DBOS knows both agents before hearing any heartbeat. (DBOS
+            // records a heartbeat a little after the first server hears it; under load, the margin
+            // keeps agent_2's DBOS time older than the timeout too.)
+            try await Task.sleep(for: .seconds(1.5))
             var second = stack.server.configuration
             second.port = 0
             second.serverID = "e2e-second"
