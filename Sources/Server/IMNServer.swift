@@ -43,7 +43,9 @@ public final class IMNServer: Service {
         let scheduler = Scheduler(api: api, worker: configuration.serverID, logger: logger)
         let router = makeRouter(api)
         servedRoutes.withLock { routes in
-            routes = router.routes.map { (method: $0.method.rawValue, path: RequestMetricsMiddleware<BasicRequestContext>.template($0.path.description)) }
+            routes = router.routes.map {
+                (method: $0.method.rawValue, path: RequestMetricsMiddleware<BasicRequestContext>.template($0.path.description))
+            }
         }
         let app = makeApplication(router)
         try await cancelWhenGracefulShutdown {

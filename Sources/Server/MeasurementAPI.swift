@@ -201,7 +201,9 @@ struct MeasurementAPI: Sendable {
                     return Problem.json(
                         [
                             "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
-                            "links": ["result": .string("/agents/\(agentID)/results/\(requestID)"), "state": .string("/modules/states/\(requestID)")],
+                            "links": [
+                                "result": .string("/agents/\(agentID)/results/\(requestID)"), "state": .string("/modules/states/\(requestID)"),
+                            ],
                         ], status: .accepted)
                 }
                 await signal.wait(timeout: min(deadline - now, .milliseconds(250)))

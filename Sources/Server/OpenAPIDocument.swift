@@ -41,7 +41,8 @@ enum OpenAPIDocument {
             "/agents/alive": ["get": operation("listAliveAgents", "Agents heard within the heartbeat timeout", ok: array(ref("Agent")))],
             "/agents/dead": ["get": operation("listDeadAgents", "Agents not heard within the heartbeat timeout", ok: array(ref("Agent")))],
             "/agents/{agent_id}": [
-                "get": operation("getAgent", "One agent with its modules and their input schemas", parameters: [agentID], ok: ref("Agent"), errors: notFound)
+                "get": operation(
+                    "getAgent", "One agent with its modules and their input schemas", parameters: [agentID], ok: ref("Agent"), errors: notFound)
             ],
             "/agent/{agent_id}/{module}": [
                 "post": [
@@ -51,7 +52,9 @@ enum OpenAPIDocument {
                         "The body is the module input, checked against the module's JSON Schema. The same Idempotency-Key (or body id) returns the same request and never runs it twice.",
                     "parameters": [
                         agentID, moduleName,
-                        query("wait", "Seconds (≤ 60) to wait for a terminal state: 200 with the result, or 202 at the deadline", ["type": "number", "minimum": 0, "maximum": 60]),
+                        query(
+                            "wait", "Seconds (≤ 60) to wait for a terminal state: 200 with the result, or 202 at the deadline",
+                            ["type": "number", "minimum": 0, "maximum": 60]),
                         query("untracked", "Fire and forget (the prototype's behaviour): 202 at once", ["type": "boolean"]),
                         ["name": "Idempotency-Key", "in": "header", "required": false, "schema": ["type": "string", "maxLength": 256]],
                     ],
@@ -90,14 +93,19 @@ enum OpenAPIDocument {
                         ["name": "action", "in": "path", "required": true, "schema": ["type": "string", "enum": ["enable", "disable", "reload"]]],
                     ],
                     ok: object(["agent_id": string, "module": string, "action": string, "message": string]),
-                    errors: ["404": problem("unknown agent, module or action"), "409": problem("refused by the agent"), "503": problem("agent unreachable")])
+                    errors: [
+                        "404": problem("unknown agent, module or action"), "409": problem("refused by the agent"),
+                        "503": problem("agent unreachable"),
+                    ])
             ],
             "/modules/states": [
                 "get": operation(
                     "listStates", "Module states, oldest first",
                     parameters: [
                         query("agent", "Only this agent", string), query("module", "Only this module", string),
-                        query("state", "Only this state", ["type": "string", "enum": ["created", "started", "running", "completed", "error", "failed"]]),
+                        query(
+                            "state", "Only this state",
+                            ["type": "string", "enum": ["created", "started", "running", "completed", "error", "failed"]]),
                         limit, cursor,
                     ], ok: object(["states": array(ref("State")), "next_cursor": nullableString]), errors: badRequest)
             ],
@@ -114,7 +122,8 @@ enum OpenAPIDocument {
                     ],
                 ],
                 "get": operation(
-                    "listSchedules", "Schedules", parameters: [limit, cursor], ok: object(["schedules": array(ref("Schedule")), "next_cursor": nullableString])),
+                    "listSchedules", "Schedules", parameters: [limit, cursor],
+                    ok: object(["schedules": array(ref("Schedule")), "next_cursor": nullableString])),
             ],
             "/schedules/{schedule_id}": [
                 "get": operation("getSchedule", "One schedule", parameters: [scheduleID], ok: ref("Schedule"), errors: notFound),
@@ -134,26 +143,38 @@ enum OpenAPIDocument {
     static var schemas: [String: JSONValue] {
         [
             "Problem": object(
-                ["type": string, "title": string, "status": integer, "detail": string, "errors": array(object(["pointer": string, "keyword": string, "detail": string]))],
+                [
+                    "type": string, "title": string, "status": integer, "detail": string,
+                    "errors": array(object(["pointer": string, "keyword": string, "detail": string])),
+                ],
                 required: ["title", "status"]),
             "Status": object(["agents_total": integer, "agents_alive": integer, "version": string, "uptime_seconds": number]),
             "Readiness": object(["nats": boolean, "dbos": boolean, "ready": boolean]),
             "Agent": object(
                 [
-                    "agent_id": string, "name": string, "hostname": string, "version": string, "started_at_ms": integer, "alive": boolean, "seconds_since_heartbeat": number,
+                    "agent_id": string, "name": string, "hostname": string, "version": string, "started_at_ms": integer, "alive": boolean,
+                    "seconds_since_heartbeat": number,
                     "modules": array(
-                        object(["name": string, "version": string, "description": string, "input_schema": ["type": "object"], "output_description": string, "max_concurrency": integer, "external": boolean, "enabled": boolean])),
+                        object([
+                            "name": string, "version": string, "description": string, "input_schema": ["type": "object"],
+                            "output_description": string, "max_concurrency": integer, "external": boolean, "enabled": boolean,
+                        ])),
                     "schema_warnings": array(string),
                 ], additional: true),
             "Measurement": object(
-                ["id": string, "agent_id": string, "module": string, "state": string, "result": [:], "detail": nullableString, "untracked": boolean, "links": ["type": "object"]],
+                [
+                    "id": string, "agent_id": string, "module": string, "state": string, "result": [:], "detail": nullableString,
+                    "untracked": boolean, "links": ["type": "object"],
+                ],
                 required: ["id", "agent_id", "module"]),
             "Result": object([
-                "id": string, "agent_id": string, "module": string, "state": string, "result": [:], "received_at_ms": integer, "started_at_ms": integer,
+                "id": string, "agent_id": string, "module": string, "state": string, "result": [:], "received_at_ms": integer,
+                "started_at_ms": integer,
                 "finished_at_ms": integer,
             ]),
             "State": object([
-                "id": string, "agent_id": string, "module": string, "state": string, "version": integer, "created_at_ms": integer, "updated_at_ms": integer,
+                "id": string, "agent_id": string, "module": string, "state": string, "version": integer, "created_at_ms": integer,
+                "updated_at_ms": integer,
                 "detail": nullableString,
                 "history": array(object(["from": nullableString, "to": string, "at_ms": integer, "actor": string, "detail": nullableString])),
             ]),
@@ -165,7 +186,8 @@ enum OpenAPIDocument {
                     "end": ["type": ["string", "integer"], "description": "RFC 3339 date-time or ms since 1970"],
                 ], required: ["module"]),
             "Schedule": object([
-                "id": string, "agents": array(string), "module": string, "input": [:], "interval_seconds": ["type": ["number", "null"]], "cron": nullableString,
+                "id": string, "agents": array(string), "module": string, "input": [:], "interval_seconds": ["type": ["number", "null"]],
+                "cron": nullableString,
                 "state": string, "next_run_at": nullableString, "end": nullableString, "runs": integer, "last_error": nullableString,
                 "links": ["type": "object"],
             ]),

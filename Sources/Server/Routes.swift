@@ -39,7 +39,8 @@ extension IMNServer {
             })
         router.get(
             "/agents/:agent_id/results",
-            use: handle { request, context in try await api.results(agentID: try context.parameters.require("agent_id"), query: Self.query(request)) })
+            use: handle { request, context in try await api.results(agentID: try context.parameters.require("agent_id"), query: Self.query(request)) }
+        )
         router.get(
             "/agents/:agent_id/results/:request_id",
             use: handle { _, context in
@@ -48,7 +49,8 @@ extension IMNServer {
         router.delete(
             "/agents/:agent_id/results/:request_id",
             use: handle { _, context in
-                try await api.deleteResult(agentID: try context.parameters.require("agent_id"), requestID: try context.parameters.require("request_id"))
+                try await api.deleteResult(
+                    agentID: try context.parameters.require("agent_id"), requestID: try context.parameters.require("request_id"))
             })
         router.post(
             "/agents/:agent_id/modules/:module/:action",
@@ -59,7 +61,8 @@ extension IMNServer {
             })
 
         router.get("/modules/states", use: handle { request, _ in try await api.states(query: Self.query(request)) })
-        router.get("/modules/states/:request_id", use: handle { _, context in try await api.state(requestID: try context.parameters.require("request_id")) })
+        router.get(
+            "/modules/states/:request_id", use: handle { _, context in try await api.state(requestID: try context.parameters.require("request_id")) })
 
         router.post("/schedules", use: handle { request, _ in try await api.createSchedule(body: try await Self.body(request)) })
         router.get("/schedules", use: handle { request, _ in try await api.schedules(query: Self.query(request)) })

@@ -117,7 +117,8 @@ extension MeasurementAPI {
         return [
             "id": .string(task.id), "agents": .array((spec?.agents ?? []).map(JSONValue.string)), "module": .string(spec?.module ?? ""),
             "input": spec?.input ?? .null, "interval_seconds": task.kind == "interval" ? .number(Double(task.intervalMs) / 1000) : .null,
-            "cron": task.kind == "cron" ? .string(task.cron) : .null, "state": .string(active ? "active" : task.state == "done" ? "finished" : task.state),
+            "cron": task.kind == "cron" ? .string(task.cron) : .null,
+            "state": .string(active ? "active" : task.state == "done" ? "finished" : task.state),
             "next_run_at": active ? .string(Self.rfc3339(task.dueMs)) : .null, "end": task.endMs > 0 ? .string(Self.rfc3339(task.endMs)) : .null,
             "runs": .number(Double(task.runs)), "last_error": task.lastError.isEmpty ? .null : .string(task.lastError),
             "links": ["self": .string("/schedules/\(task.id)")],

@@ -20,7 +20,8 @@ func withDBOS<T: Sendable>(
     let serving = Task { try await dbos.run() }
     do {
         let port = try await dbos.listeningPort()
-        let client = try DBOSClient(address: "127.0.0.1:\(port)")
+        // A generous deadline: these tests check semantics, and a loaded two-core CI machine can stall.
+        let client = try DBOSClient(address: "127.0.0.1:\(port)", timeout: .seconds(20))
         let connections = Task { try await client.run() }
         defer {
             client.close()

@@ -34,14 +34,19 @@ struct ServerAPITests {
             #expect(try await HTTP.request("DELETE", port: port, path: "/schedules/sch_every-second").status == 204)
             #expect(try await HTTP.request("GET", port: port, path: "/schedules/sch_every-second").status == 404)
             #expect(try await HTTP.request("DELETE", port: port, path: "/schedules/sch_nothing").status == 404)
-            let bad = try await HTTP.request("POST", port: port, path: "/schedules", body: #"{"agents":[],"module":"echo_module","cron":"x","interval_seconds":0.1,"color":1}"#)
+            let bad = try await HTTP.request(
+                "POST", port: port, path: "/schedules", body: #"{"agents":[],"module":"echo_module","cron":"x","interval_seconds":0.1,"color":1}"#)
             #expect(bad.status == 422)
             #expect(
-                Set(bad.json?["errors"]?.arrayValue?.compactMap { $0["pointer"]?.stringValue } ?? []) == ["/agents", "/cron", "/color"], "\(bad.body)")
+                Set(bad.json?["errors"]?.arrayValue?.compactMap { $0["pointer"]?.stringValue } ?? []) == ["/agents", "/cron", "/color"], "\(bad.body)"
+            )
             let badInput = try await HTTP.request(
                 "POST", port: port, path: "/schedules", body: #"{"agent_id":"agent_1","module":"echo_module","input":{},"interval_seconds":5}"#)
             #expect(badInput.status == 422)
-            #expect(try await HTTP.request("POST", port: port, path: "/schedules", body: #"{"agent_id":"agent_9","module":"echo_module","interval_seconds":5}"#).status == 404)
+            #expect(
+                try await HTTP.request(
+                    "POST", port: port, path: "/schedules", body: #"{"agent_id":"agent_9","module":"echo_module","interval_seconds":5}"#
+                ).status == 404)
 
             // Module control over imn.ctl: a disabled module is refused by the agent, then works again.
             let disabled = try await HTTP.request("POST", port: port, path: "/agents/agent_1/modules/echo_module/disable")
@@ -61,7 +66,8 @@ struct ServerAPITests {
             #expect(untracked.json?["untracked"] == true)
             #expect(await eventually { (try? await HTTP.request("GET", port: port, path: "/agents/agent_1/results/fire-1"))?.status == 200 })
             // The body's id is the request id.
-            let bodyID = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"id":"from-body","message":"b"}"#)
+            let bodyID = try await HTTP.request(
+                "POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"id":"from-body","message":"b"}"#)
             #expect(bodyID.json?["id"] == "from-body")
             #expect(bodyID.json?["result"]?["message"] == "b")
 

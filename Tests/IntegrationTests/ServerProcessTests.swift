@@ -108,7 +108,8 @@ struct ServerProcessTests {
                     let start = Int64(Date().timeIntervalSince1970 * 1000) + 500
                     let created = try await HTTP.request(
                         "POST", port: first.port, path: "/schedules",
-                        body: #"{"id":"shared","agent_id":"agent_1","module":"echo_module","input":{"message":"s"},"interval_seconds":2,"start":\#(start),"end":\#(start + 20_000)}"#
+                        body:
+                            #"{"id":"shared","agent_id":"agent_1","module":"echo_module","input":{"message":"s"},"interval_seconds":2,"start":\#(start),"end":\#(start + 20_000)}"#
                     )
                     #expect(created.status == 201, "\(created.body)")
                     #expect(try await HTTP.request("GET", port: second.port, path: "/schedules/sch_shared").status == 200)

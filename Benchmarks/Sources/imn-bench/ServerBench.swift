@@ -1,0 +1,158 @@
+import ArgumentParser
+import Foundation
+import IMNCore
+import IMNTestSupport
+
+/// Trigger → result latency through the whole system: `imn dbos`, `imn server` and `imn agent`
+/// as their own (release) processes with real redis-server and nats-server.
+struct ServerBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "server",
+        abstract: "POST /agent/agent_1/echo_module?wait latency (sequential, at a fixed rate) and the sustained POST rate of 16 clients.")
+
+    @Option(help: "Sequential requests.") var sequential = 1000
+    @Option(help: "Requests per second of the fixed-rate run.") var rate = 200
+    @Option(help: "Seconds of the fixed-rate run.") var seconds = 10
+    @Option(help: "Requests of the 16-client run.") var sustained = 10_000
+    @Option(help: "Path of the imn executable (env IMN_BINARY).") var imn: String?
+
+    func run() async throws {
+        guard let imn = imn ?? ProcessInfo.processInfo.environment["IMN_BINARY"] else {
+            throw ValidationError("give --imn or IMN_BINARY (Benchmarks/run does)")
+        }
+        try await withRedisServer { redis in
+            try await withNATSServer { nats in
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-bench-server-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let dbosPort = FreePort.next()
+                let httpPort = FreePort.next()
+                let agentPort = FreePort.next()
+                let dbos = ServerProcess(
+                    name: "imn-dbos", executable: imn, port: dbosPort, directory: directory,
+                    arguments: ["dbos", "--port", "\(dbosPort)", "--redis-url", redis.redisURL, "--log-level", "warning"])
+                let server = ServerProcess(
+                    name: "imn-server", executable: imn, port: httpPort, directory: directory,
+                    arguments: [
+                        "server", "--port", "\(httpPort)", "--nats-url", nats.natsURL, "--dbos-address", "127.0.0.1:\(dbosPort)", "--log-level",
+                        "warning",
+                    ])
+                let agent = ServerProcess(
+                    name: "imn-agent", executable: imn, port: agentPort, directory: directory,
+                    arguments: [
+                        "agent", "--name", "agent_1", "--id", "agent_1", "--nats-url", nats.natsURL, "--metrics-port", "\(agentPort)",
+                        "--state-dir", directory.appendingPathComponent("agent").path, "--heartbeat-interval", "0.5", "--log-level", "warning",
+                    ])
+                try await dbos.start()
+                try await server.start()
+                try await agent.start()
+                defer {
+                    Task {
+                        await agent.terminate()
+                        await server.terminate()
+                        await dbos.terminate()
+                    }
+                }
+                while (try? await LoopbackHTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status != 200 {
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                print("imn dbos :\(dbosPort), imn server :\(httpPort), imn agent :\(agentPort) (release), redis :\(redis.port), nats :\(nats.port)")
+                // Warm up connections and caches.
+                for index in 0..<50 { _ = try await post(httpPort, id: "warm-\(index)", wait: true) }
+
+                var samples: [Duration] = []
+                for index in 0..<sequential {
+                    let (latency, status) = try await post(httpPort, id: "seq-\(index)", wait: true)
+                    guard status == 200 else { throw ValidationError("request \(index) ended with HTTP \(status)") }
+                    samples.append(latency)
+                }
+                print("  echo_module ?wait, sequential (\(sequential)): \(summary(samples))")
+
+                let total = rate * seconds
+                let fixed = try await fixedRate(httpPort, total: total, perSecond: rate)
+                print("  echo_module ?wait at \(rate)/s for \(seconds) s: \(summary(fixed.samples)), \(fixed.failures) not 200")
+
+                let clock = ContinuousClock()
+                let start = clock.now
+                let accepted = try await withThrowingTaskGroup(of: [Duration].self) { group in
+                    for lane in 0..<16 {
+                        group.addTask {
+                            var latencies: [Duration] = []
+                            for index in stride(from: lane, to: sustained, by: 16) {
+                                let (latency, status) = try await post(httpPort, id: "load-\(index)", wait: false)
+                                if status == 202 { latencies.append(latency) }
+                            }
+                            return latencies
+                        }
+                    }
+                    return try await group.reduce(into: [Duration]()) { $0 += $1 }
+                }
+                let elapsed = (clock.now - start).seconds
+                print("  POST without wait, 16 clients: \(format(Double(accepted.count) / elapsed)) accepted/s, \(summary(accepted))")
+                // Every accepted request must end with a stored result.
+                let deadline = clock.now + .seconds(120)
+                var missing = 0
+                repeat {
+                    missing = 0
+                    for index in stride(from: 0, to: sustained, by: max(1, sustained / 200)) {
+                        let reply = try await LoopbackHTTP.request("GET", port: httpPort, path: "/agents/agent_1/results/load-\(index)")
+                        if reply.status != 200 { missing += 1 }
+                    }
+                    if missing > 0 { try await Task.sleep(for: .milliseconds(500)) }
+                } while missing > 0 && clock.now < deadline
+                let stored = try await countStored(httpPort, prefix: "load-")
+                print(
+                    "  stored results of the 16-client run: \(stored) of \(accepted.count) accepted, \(format((clock.now - start).seconds)) s after the first POST"
+                )
+            }
+        }
+    }
+
+    func post(_ port: Int, id: String, wait: Bool) async throws -> (Duration, Int) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let reply = try await LoopbackHTTP.request(
+            "POST", port: port, path: "/agent/agent_1/echo_module" + (wait ? "?wait=10" : ""), body: #"{"message":"bench"}"#,
+            headers: ["Idempotency-Key": id])
+        return (clock.now - start, reply.status)
+    }
+
+    /// Requests started on a fixed schedule (open loop), each in its own task.
+    func fixedRate(_ port: Int, total: Int, perSecond: Int) async throws -> (samples: [Duration], failures: Int) {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let interval = Duration.nanoseconds(1_000_000_000 / Int64(perSecond))
+        return try await withThrowingTaskGroup(of: (Duration, Int).self) { group in
+            for index in 0..<total {
+                try await clock.sleep(until: start + interval * index)
+                group.addTask { try await post(port, id: "rate-\(index)", wait: true) }
+            }
+            var samples: [Duration] = []
+            var failures = 0
+            for try await (latency, status) in group {
+                if status == 200 { samples.append(latency) } else { failures += 1 }
+            }
+            return (samples, failures)
+        }
+    }
+
+    func countStored(_ port: Int, prefix: String) async throws -> Int {
+        var ids: Set<String> = []
+        var cursor: String?
+        repeat {
+            let page = try await LoopbackHTTP.request(
+                "GET", port: port, path: "/events?limit=1000" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            let json = JSONValue(parsing: Array(page.body.utf8))
+            for event in json?["events"]?.arrayValue ?? [] where event["kind"] == "result.stored" {
+                if let id = event["subject"]?.stringValue, id.hasPrefix(prefix) { ids.insert(id) }
+            }
+            cursor = json?["next_cursor"]?.stringValue
+        } while cursor != nil
+        return ids.count
+    }
+
+    func summary(_ samples: [Duration]) -> String {
+        let (p50, p99) = percentiles(samples)
+        return "p50 \(String(format: "%.2f", p50 / 1000)) ms, p99 \(String(format: "%.2f", p99 / 1000)) ms"
+    }
+}
