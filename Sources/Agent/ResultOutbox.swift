@@ -33,8 +33,13 @@ public final class ResultOutbox: Sendable {
     /// Entries not yet acknowledged.
     public var depth: Int { pending().count }
 
-    /// Writes the entry durably (written, fsynced, renamed into place) before returning.
+    /// Writes the entry before returning (written, then renamed into place, so a reader never
+    /// sees half an entry). Every entry survives a crash of the agent process (the kernel holds
+    /// the written file); terminal transitions, which carry the result, are also fsynced so that
+    /// they survive a crash of the machine. A lost `started` or `running` costs nothing: the
+    /// server applies skipped states in order when the terminal one arrives.
     public func enqueue(_ message: ResultMessage) throws {
+        let durable = ["completed", "error", "failed"].contains(message.state)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let entry = Entry(
@@ -52,7 +57,7 @@ public final class ResultOutbox: Sendable {
         }
         let handle = try FileHandle(forWritingTo: temporary)
         try handle.write(contentsOf: data)
-        try handle.synchronize()
+        if durable { try handle.synchronize() }
         try handle.close()
         try FileManager.default.moveItem(at: temporary, to: directory.appendingPathComponent(name))
         wakeUp.signal()

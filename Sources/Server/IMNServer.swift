@@ -48,18 +48,31 @@ public final class IMNServer: Service {
             }
         }
         let app = makeApplication(router)
-        try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await dbos.run() }
-                group.addTask { await self.reloadRegistry(dbos) }
-                group.addTask { await ingestor.run() }
-                group.addTask { try await waiters.follow(connection) }
-                group.addTask { try await self.followHeartbeats(connection, dbos: dbos) }
-                group.addTask { await scheduler.run() }
-                group.addTask { try await app.run() }
+        // The DBOS client's connections run outside the group: when the group is cancelled, calls in
+        // flight end first, then the client shuts down gracefully. (Cancelling its connections with
+        // calls in flight tears streams down under them.)
+        let connections = Task { try await dbos.run() }
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask { await self.reloadRegistry(dbos) }
+                    group.addTask { await ingestor.run() }
+                    group.addTask { try await waiters.follow(connection) }
+                    group.addTask { try await self.followHeartbeats(connection, dbos: dbos) }
+                    group.addTask { await scheduler.run() }
+                    group.addTask { try await app.run() }
+                }
             }
+        } catch {
+            await shutDown(dbos, connections, connection)
+            throw error
         }
+        await shutDown(dbos, connections, connection)
+    }
+
+    private func shutDown(_ dbos: DBOSClient, _ connections: Task<Void, any Error>, _ connection: NATSConnection) async {
         dbos.close()
+        _ = await connections.result
         await connection.close()
     }
 

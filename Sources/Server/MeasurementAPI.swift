@@ -105,10 +105,18 @@ struct MeasurementAPI: Sendable {
 
     /// Validates, creates the state in DBOS and has the agent accept the command. The same
     /// `requestID` again is the same request: it returns without running anything twice.
-    func dispatch(agentID: String, module: String, input: JSONValue, requestID: String) async throws {
-        let spec = try spec(agentID: agentID, module: module)
-        let input = try validated(input, spec: spec)
+    func dispatch(agentID: String, module: String, input given: JSONValue, requestID: String) async throws {
         try Self.checkRequestID(requestID)
+        let input: JSONValue
+        do {
+            input = try validated(given, spec: try spec(agentID: agentID, module: module))
+        } catch let problem as Problem {
+            // A request seen before is answered as it stands, even if the agent has gone since.
+            var get = Imn_Dbos_V1_GetModuleStateRequest()
+            get.requestID = requestID
+            if let existing = try? await dbos.getModuleState(get), existing.agentID == agentID, existing.module == module { return }
+            throw problem
+        }
         var create = Imn_Dbos_V1_SetModuleStateRequest()
         create.requestID = requestID
         create.agentID = agentID

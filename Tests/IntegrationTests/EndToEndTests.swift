@@ -49,11 +49,26 @@ struct EndToEndTests {
                         dbosPort.set(try await dbos.listeningPort())
                     }
                 }
-                defer { tasks.cancel() }
                 #expect(await eventually { dbosPort.value != 0 })
-                try await body(Backends(natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort.value)"))
+                try await Self.finally(stopping: tasks) {
+                    try await body(Backends(natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort.value)"))
+                }
             }
         }
+    }
+
+    /// Runs `body`, then cancels `task` and waits for it to end, whether `body` threw or not, so
+    /// that what the task runs has stopped before the servers under it do.
+    static func finally(stopping task: Task<Void, any Error>, _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            task.cancel()
+            _ = await task.result
+            throw error
+        }
+        task.cancel()
+        _ = await task.result
     }
 
     /// The backends and a server in this process that has heard agent_1.
@@ -68,12 +83,13 @@ struct EndToEndTests {
             let port = ListeningPort()
             let server = IMNServer(configuration: configuration, logger: Logger(label: "e2e.server")) { listening in port.set(listening) }
             let serverTask = Task { try await server.run() }
-            defer { serverTask.cancel() }
-            #expect(await eventually { port.value != 0 })
-            let httpPort = port.value
-            // Wait until the server has heard agent_1.
-            #expect(await eventually { ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status) == 200 })
-            try await body(Stack(port: httpPort, natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, server: server))
+            try await Self.finally(stopping: serverTask) {
+                #expect(await eventually { port.value != 0 })
+                let httpPort = port.value
+                // Wait until the server has heard agent_1.
+                #expect(await eventually { ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status) == 200 })
+                try await body(Stack(port: httpPort, natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, server: server))
+            }
         }
     }
 

@@ -108,11 +108,21 @@ struct ServerAPITests {
             let agent = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: AgentMetrics())
             let running = Task { try await agent.run() }
             #expect(await eventually { (try? await HTTP.request("GET", port: stack.port, path: "/agents/agent_2"))?.json?["alive"] == true })
+            let before = try await HTTP.request(
+                "POST", port: stack.port, path: "/agent/agent_2/echo_module?wait=10", body: #"{"message":"x"}"#,
+                headers: ["Idempotency-Key": "before-stop"])
+            #expect(before.status == 200)
             running.cancel()
             _ = await running.result
             #expect(await eventually { (try? await HTTP.request("GET", port: stack.port, path: "/agents/agent_2"))?.json?["alive"] == false })
             let refused = try await HTTP.request("POST", port: stack.port, path: "/agent/agent_2/echo_module", body: #"{"message":"x"}"#)
             #expect(refused.status == 409)
+            // The same key as before the agent went silent is still the same, finished request.
+            let replay = try await HTTP.request(
+                "POST", port: stack.port, path: "/agent/agent_2/echo_module?wait=10", body: #"{"message":"x"}"#,
+                headers: ["Idempotency-Key": "before-stop"])
+            #expect(replay.status == 200)
+            #expect(replay.json?["state"] == "completed")
             #expect(try await HTTP.request("GET", port: stack.port, path: "/agents/dead").json?.arrayValue?.first?["agent_id"] == "agent_2")
 
             // A second server on the same DBOS knows both agents before hearing any heartbeat. (DBOS
@@ -126,18 +136,19 @@ struct ServerAPITests {
             let port = ListeningPort()
             let other = IMNServer(configuration: second) { port.set($0) }
             let task = Task { try await other.run() }
-            defer { task.cancel() }
-            #expect(await eventually { port.value != 0 })
-            #expect(
-                await eventually {
-                    let agents = try? await HTTP.request("GET", port: port.value, path: "/agents")
-                    return Set(agents?.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } ?? []) == ["agent_1", "agent_2"]
-                })
-            let dead = try await HTTP.request("GET", port: port.value, path: "/agents/dead")
-            #expect(dead.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } == ["agent_2"])
-            let ready = try await HTTP.request("GET", port: port.value, path: "/ready")
-            #expect(ready.status == 503, "NATS is unreachable for this one")
-            #expect(ready.json?["nats"] == false)
+            try await EndToEndTests.finally(stopping: task) {
+                #expect(await eventually { port.value != 0 })
+                #expect(
+                    await eventually {
+                        let agents = try? await HTTP.request("GET", port: port.value, path: "/agents")
+                        return Set(agents?.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } ?? []) == ["agent_1", "agent_2"]
+                    })
+                let dead = try await HTTP.request("GET", port: port.value, path: "/agents/dead")
+                #expect(dead.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } == ["agent_2"])
+                let ready = try await HTTP.request("GET", port: port.value, path: "/ready")
+                #expect(ready.status == 503, "NATS is unreachable for this one")
+                #expect(ready.json?["nats"] == false)
+            }
         }
     }
 

@@ -14,13 +14,14 @@ struct ServerBench: AsyncParsableCommand {
     @Option(help: "Requests per second of the fixed-rate run.") var rate = 200
     @Option(help: "Seconds of the fixed-rate run.") var seconds = 10
     @Option(help: "Requests of the 16-client run.") var sustained = 10_000
+    @Option(help: "Redis appendfsync policy: always (what scripts/up uses) or everysec.") var appendfsync = "always"
     @Option(help: "Path of the imn executable (env IMN_BINARY).") var imn: String?
 
     func run() async throws {
         guard let imn = imn ?? ProcessInfo.processInfo.environment["IMN_BINARY"] else {
             throw ValidationError("give --imn or IMN_BINARY (Benchmarks/run does)")
         }
-        try await withRedisServer { redis in
+        try await withRedisServer(appendfsync: appendfsync) { redis in
             try await withNATSServer { nats in
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-bench-server-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -56,7 +57,9 @@ struct ServerBench: AsyncParsableCommand {
                 while (try? await LoopbackHTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status != 200 {
                     try await Task.sleep(for: .milliseconds(100))
                 }
-                print("imn dbos :\(dbosPort), imn server :\(httpPort), imn agent :\(agentPort) (release), redis :\(redis.port), nats :\(nats.port)")
+                print(
+                    "imn dbos :\(dbosPort), imn server :\(httpPort), imn agent :\(agentPort) (release), redis :\(redis.port) (appendfsync \(appendfsync)), nats :\(nats.port)"
+                )
                 // Warm up connections and caches.
                 for index in 0..<50 { _ = try await post(httpPort, id: "warm-\(index)", wait: true) }
 
@@ -67,6 +70,7 @@ struct ServerBench: AsyncParsableCommand {
                     samples.append(latency)
                 }
                 print("  echo_module ?wait, sequential (\(sequential)): \(summary(samples))")
+                try await printHistory(httpPort, id: "seq-\(sequential / 2)")
 
                 let total = rate * seconds
                 let fixed = try await fixedRate(httpPort, total: total, perSecond: rate)
@@ -149,6 +153,16 @@ struct ServerBench: AsyncParsableCommand {
             cursor = json?["next_cursor"]?.stringValue
         } while cursor != nil
         return ids.count
+    }
+
+    /// Where one request's time went: each transition's offset from its creation.
+    func printHistory(_ port: Int, id: String) async throws {
+        let state = JSONValue(parsing: Array(try await LoopbackHTTP.request("GET", port: port, path: "/modules/states/\(id)").body.utf8))
+        let created = state?["created_at_ms"]?.numberValue ?? 0
+        let steps = (state?["history"]?.arrayValue ?? []).map { step in
+            "\(step["to"]?.stringValue ?? "?") +\(Int((step["at_ms"]?.numberValue ?? 0) - created)) ms"
+        }
+        print("    one request (\(id)), stored transitions: \(steps.joined(separator: ", "))")
     }
 
     func summary(_ samples: [Duration]) -> String {
