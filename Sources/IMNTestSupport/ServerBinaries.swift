@@ -20,7 +20,7 @@ public enum ServerBinaries {
     public static var redisAvailable: Bool { redisServer != nil }
     public static var natsAvailable: Bool { natsServer != nil }
 
-    static func find(_ name: String, override: String) -> String? {
+    public static func find(_ name: String, override: String = "") -> String? {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment[override], FileManager.default.isExecutableFile(atPath: path) { return path }
         let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"

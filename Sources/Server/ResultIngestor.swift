@@ -31,7 +31,8 @@ final class ResultIngestor: Sendable {
 
     func run() async {
         var configuration = JetStreamConsumerConfiguration(durableName: "imn-server", filterSubject: Subjects.allResults)
-        configuration.ackWait = .seconds(30)
+        // A replica killed mid-batch holds its messages this long before another gets them.
+        configuration.ackWait = .seconds(10)
         configuration.maxDeliver = 20
         var consumer: JetStreamPullConsumer?
         while consumer == nil && !Task.isCancelled {

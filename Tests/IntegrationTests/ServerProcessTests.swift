@@ -63,8 +63,12 @@ struct ServerProcessTests {
                 // The slow runs end while no server runs; their results wait in JetStream.
                 try await Task.sleep(for: .seconds(2))
                 try await server.restart()
+                // Messages the killed server had fetched but not acknowledged come back after the
+                // consumer's ack wait (10 s), so allow for that.
+                let deadline = ContinuousClock.now + .seconds(40)
                 for id in ids {
-                    #expect(await eventually(timeout: .seconds(20)) { await Self.state(id, server) == "completed" }, "\(id)")
+                    let left = max(deadline - ContinuousClock.now, .seconds(1))
+                    #expect(await eventually(timeout: left) { await Self.state(id, server) == "completed" }, "\(id)")
                 }
                 let counts = try await Self.storedCounts(server)
                 for id in ids { #expect(counts[id] == 1, "\(id) stored \(counts[id] ?? 0) times") }
