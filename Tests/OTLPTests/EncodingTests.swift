@@ -14,7 +14,8 @@ struct EncodingTests {
     @Test func spansWithEveryFieldAreReadByTheOfficialDecoder() async throws {
         let traceID = TraceID(high: 0x0102_0304_0506_0708, low: 0x090A_0B0C_0D0E_0F10)
         var span = SpanData(
-            traceID: traceID, spanID: SpanID(0x1112_1314_1516_1718), parentSpanID: SpanID(0x2122_2324_2526_2728), name: "POST /agent/{agent_id}/{module}",
+            traceID: traceID, spanID: SpanID(0x1112_1314_1516_1718), parentSpanID: SpanID(0x2122_2324_2526_2728),
+            name: "POST /agent/{agent_id}/{module}",
             kind: .server, startTimeUnixNano: 1_795_000_000_000_000_001, endTimeUnixNano: 1_795_000_000_123_456_789)
         span.traceState = "imn=1"
         span.attributes = [
@@ -24,7 +25,9 @@ struct EncodingTests {
         ]
         span.droppedAttributesCount = 2
         span.events = [SpanData.Event(timeUnixNano: 1_795_000_000_000_000_500, name: "accepted", attributes: [OTLPAttribute("agent.id", "agent_1")])]
-        span.links = [SpanData.Link(traceID: TraceID(high: 7, low: 8), spanID: SpanID(9), traceState: "x=y", attributes: [OTLPAttribute("why", "batch")])]
+        span.links = [
+            SpanData.Link(traceID: TraceID(high: 7, low: 8), spanID: SpanID(9), traceState: "x=y", attributes: [OTLPAttribute("why", "batch")])
+        ]
         span.statusCode = .error
         span.statusMessage = "agent unreachable"
         span.flags = 0x301
@@ -101,7 +104,10 @@ struct EncodingTests {
                             bucketCounts: [1, 2, 3, 0], explicitBounds: [0.001, 0.002, 0.005], min: 0.0005, max: 0.0049)
                     ], temporality: .cumulative)),
             MetricData(
-                name: "imn.nothing", data: .histogram([HistogramPoint(startTimeUnixNano: 0, timeUnixNano: 1, count: 0, sum: nil, bucketCounts: [0], explicitBounds: [])], temporality: .delta)
+                name: "imn.nothing",
+                data: .histogram(
+                    [HistogramPoint(startTimeUnixNano: 0, timeUnixNano: 1, count: 0, sum: nil, bucketCounts: [0], explicitBounds: [])],
+                    temporality: .delta)
             ),
         ]
         let bytes = OTLPEncoder.metrics(resource: Self.resource, scope: Self.scope, metrics: metrics)

@@ -39,7 +39,8 @@ final class Arena {
     /// An array of `count` values, each made by `element`.
     func array<T>(_ count: Int, _ element: (Int) -> T) -> UnsafeMutablePointer<T>? {
         guard count > 0 else { return nil }
-        let pointer = allocate(byteCount: MemoryLayout<T>.stride * count, alignment: MemoryLayout<T>.alignment).bindMemory(to: T.self, capacity: count)
+        let pointer = allocate(byteCount: MemoryLayout<T>.stride * count, alignment: MemoryLayout<T>.alignment).bindMemory(
+            to: T.self, capacity: count)
         for index in 0..<count { (pointer + index).initialize(to: element(index)) }
         return pointer
     }

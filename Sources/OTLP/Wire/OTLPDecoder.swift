@@ -177,7 +177,8 @@ public enum OTLPDecoder {
             guard let sum = m.sum else { return nil }
             data = .sum(
                 list(sum.pointee.data_points, sum.pointee.n_data_points).map(numberPoint),
-                temporality: MetricData.Temporality(rawValue: Int32(truncatingIfNeeded: sum.pointee.aggregation_temporality.rawValue)) ?? .unspecified,
+                temporality: MetricData.Temporality(rawValue: Int32(truncatingIfNeeded: sum.pointee.aggregation_temporality.rawValue))
+                    ?? .unspecified,
                 monotonic: sum.pointee.is_monotonic != 0)
         case IMN__OTLP__METRIC__DATA_HISTOGRAM:
             guard let histogram = m.histogram else { return nil }

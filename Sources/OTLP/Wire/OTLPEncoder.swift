@@ -18,7 +18,9 @@ public enum OTLPEncoder {
         imn__otlp__export_trace_service_request__init(&request)
         request.n_resource_spans = 1
         request.resource_spans = arena.array(1) { _ in resourceSpans }
-        return pack(imn__otlp__export_trace_service_request__get_packed_size(&request)) { imn__otlp__export_trace_service_request__pack(&request, $0) }
+        return pack(imn__otlp__export_trace_service_request__get_packed_size(&request)) {
+            imn__otlp__export_trace_service_request__pack(&request, $0)
+        }
     }
 
     public static func metrics(resource: OTLPResource, scope: OTLPScope, metrics: [MetricData]) -> [UInt8] {
