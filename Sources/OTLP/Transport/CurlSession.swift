@@ -46,12 +46,13 @@ final class CurlSession: @unchecked Sendable {
         for line in headers.map({ "\($0.0): \($0.1)" }) + ["Expect:"] { list = curl_slist_append(list, line) }
         defer { curl_slist_free_all(list) }
         let milliseconds = max(1, Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000))
-        let code: CURLcode = body.withUnsafeBytes { bytes in
+        let empty: [UInt8] = [0]
+        let code: CURLcode = (body.isEmpty ? empty : body).withUnsafeBytes { bytes in
             imn_curl_setopt_string(handle, CURLOPT_URL, url)
             imn_curl_setopt_long(handle, CURLOPT_POST, 1)
             imn_curl_setopt_pointer(
-                handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1)!))
-            imn_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+                handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+            imn_curl_setopt_off_t(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(body.count))
             imn_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, list)
             imn_curl_setopt_string(handle, CURLOPT_USERAGENT, userAgent)
             imn_curl_setopt_long(handle, CURLOPT_TIMEOUT_MS, milliseconds)

@@ -18,15 +18,16 @@ final class Arena {
 
     /// Raw memory for `count` bytes aligned to `alignment`, uninitialized.
     func allocate(byteCount count: Int, alignment: Int) -> UnsafeMutableRawPointer {
-        var start = (offset + alignment - 1) & ~(alignment - 1)
-        if current == nil || start + count > capacity {
-            let size = Swift.max(blockSize, count + alignment)
-            let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
-            blocks.append(block)
-            (current, capacity, start) = (block, size, 0)
+        let start = (offset + alignment - 1) & ~(alignment - 1)
+        if let current, start + count <= capacity {
+            offset = start + count
+            return current + start
         }
-        offset = start + count
-        return current! + start
+        let size = Swift.max(blockSize, count + alignment)
+        let block = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 16)
+        blocks.append(block)
+        (current, capacity, offset) = (block, size, count)
+        return block
     }
 
     /// A C message set up by its protobuf-c `init` function.
@@ -59,7 +60,9 @@ final class Arena {
     func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
         let pointer = allocate(byteCount: bytes.count, alignment: 1)
-        bytes.withUnsafeBytes { pointer.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress { pointer.copyMemory(from: base, byteCount: bytes.count) }
+        }
         return ProtobufCBinaryData(len: bytes.count, data: pointer.bindMemory(to: UInt8.self, capacity: bytes.count))
     }
 }

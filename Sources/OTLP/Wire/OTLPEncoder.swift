@@ -61,7 +61,11 @@ public enum OTLPEncoder {
 
     static func pack(_ size: Int, _ write: (UnsafeMutablePointer<UInt8>) -> Int) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
-            count = size == 0 ? 0 : write(buffer.baseAddress!)
+            guard let base = buffer.baseAddress, size > 0 else {
+                count = 0
+                return
+            }
+            count = write(base)
         }
     }
 }
