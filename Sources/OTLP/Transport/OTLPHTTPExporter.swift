@@ -99,6 +99,7 @@ public final class OTLPHTTPExporter: Sendable {
             case nil:
                 return drop(items, signal, "the exporter is shut down")
             }
+            guard !Task.isCancelled else { return drop(items, signal, "\(reason); cancelled before a retry") }
             guard ContinuousClock.now + wait < deadline else {
                 return drop(items, signal, "\(reason); no retry fits in the export timeout after \(attempt) attempts")
             }
