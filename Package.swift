@@ -69,9 +69,12 @@ let package = Package(
             ]),
         .target(name: "IMNCore"),
         .target(
+            name: "OTLPSink",
+            dependencies: ["OTLP", "IMNCore", .product(name: "Hummingbird", package: "hummingbird")]),
+        .target(
             name: "OTLP",
             dependencies: [
-                "COTLP", "CCurl", "CZlib",
+                "COTLP", "CCurl", "CZlib", "IMNCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
@@ -111,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "imn",
             dependencies: [
-                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server",
+                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server", "OTLP", "OTLPSink",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -142,7 +145,7 @@ let package = Package(
             dependencies: ["DBOS", "RedisClient", "IMNTestSupport"]),
         .testTarget(
             name: "OTLPTests",
-            dependencies: ["OTLP", "IMNTestSupport"]),
+            dependencies: ["OTLP", "OTLPSink", "IMNTestSupport"]),
         .testTarget(
             name: "CLibraryTests",
             dependencies: ["CCurl", "CProtobufC"]),

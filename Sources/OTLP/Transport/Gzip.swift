@@ -2,6 +2,7 @@ import CZlib
 
 /// gzip for request bodies (`Content-Encoding: gzip`); libcurl only decompresses responses.
 enum Gzip {
+
     static func compress(_ input: [UInt8], level: Int32 = 6) -> [UInt8]? {
         var stream = z_stream()
         // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
@@ -49,4 +50,10 @@ enum Gzip {
             }
         }
     }
+}
+
+/// gzip for other modules (the sink inflates what exporters send).
+public enum OTLPGzip {
+    public static func compress(_ input: [UInt8]) -> [UInt8]? { Gzip.compress(input) }
+    public static func decompress(_ input: [UInt8], limit: Int) -> [UInt8]? { Gzip.decompress(input, limit: limit) }
 }
