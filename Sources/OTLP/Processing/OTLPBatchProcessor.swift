@@ -87,7 +87,12 @@ public final class OTLPBatchProcessor<Item: Sendable>: Sendable {
         var lastExport = ContinuousClock.now
         while !Task.isCancelled {
             let due = lastExport + configuration.scheduleDelay
-            await wake.wait(timeout: max(due - ContinuousClock.now, .milliseconds(1)))
+            let wake = self.wake
+            await withTaskCancellationHandler {
+                await wake.wait(timeout: max(due - ContinuousClock.now, .milliseconds(1)))
+            } onCancel: {
+                wake.signal()  // shutting down: go straight to the final flush
+            }
             while !Task.isCancelled, await exportBatch(fullOnly: true) { lastExport = .now }
             if !Task.isCancelled, ContinuousClock.now >= due {
                 _ = await exportBatch(fullOnly: false)

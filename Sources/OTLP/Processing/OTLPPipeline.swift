@@ -2,7 +2,7 @@ import Logging
 
 /// Spans and log records of one process on their way out: a batch processor for each, encoding
 /// with the process's resource and scope, and one exporter. ``run()`` until cancelled, then
-/// flushes.
+/// flushes (the exporter stays usable: its owner shuts it down).
 public final class OTLPPipeline: Sendable {
     public let resource: OTLPResource
     public let scope: OTLPScope
@@ -31,6 +31,5 @@ public final class OTLPPipeline: Sendable {
             group.addTask { await self.spans.run() }
             group.addTask { await self.logs.run() }
         }
-        await exporter.shutdown()
     }
 }

@@ -33,6 +33,9 @@ public final class OTLPHTTPExporter: Sendable {
     private let session = CurlSession()
     private let counters = Mutex(OTLPExporterStatistics())
     private let started = Atomic<Bool>(false)
+    /// True after a drop until the next success: only the change is logged at warning level, so a
+    /// missing collector costs a counter, not a log line per export.
+    private let failing = Atomic<Bool>(false)
 
     public init(configuration: OTLPExporterConfiguration, logger: Logger = Logger(label: "imn.otlp")) {
         self.configuration = configuration
@@ -83,6 +86,9 @@ public final class OTLPHTTPExporter: Sendable {
                     return .partiallyRejected(rejected, message)
                 }
                 counters.withLock { $0.exportedItems += items }
+                if failing.exchange(false, ordering: .relaxed) {
+                    logger.info("OTLP exports succeed again", metadata: ["otlp.signal": "\(signal.rawValue)", "otlp.url": "\(url)"])
+                }
                 return .exported
             case .success(let response) where [429, 502, 503, 504].contains(response.status):
                 reason = "HTTP \(response.status)"
@@ -116,7 +122,12 @@ public final class OTLPHTTPExporter: Sendable {
 
     private func drop(_ items: Int, _ signal: OTLPSignal, _ reason: String) -> OTLPExportOutcome {
         counters.withLock { $0.droppedItems += items }
-        logger.warning("OTLP export dropped", metadata: ["otlp.signal": "\(signal.rawValue)", "otlp.items": "\(items)", "reason": "\(reason)"])
+        let metadata: Logger.Metadata = ["otlp.signal": "\(signal.rawValue)", "otlp.items": "\(items)", "reason": "\(reason)"]
+        if failing.exchange(true, ordering: .relaxed) {
+            logger.debug("OTLP export dropped", metadata: metadata)
+        } else {
+            logger.warning("OTLP export dropped; further drops are counted, not logged, until exports succeed again", metadata: metadata)
+        }
         return .dropped(reason)
     }
 

@@ -1,0 +1,94 @@
+import Foundation
+import Logging
+import Tracing
+
+/// Everything a process needs to emit OTLP, configured from the standard environment variables:
+/// `OTEL_SDK_DISABLED`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, the exporter's
+/// `OTEL_EXPORTER_OTLP_*`, `OTEL_BSP_*`, `OTEL_BLRP_*` and `OTEL_METRIC_EXPORT_INTERVAL`.
+/// With no collector listening, exports fail quietly and are counted; nothing waits for them.
+public struct OTLPSetup: Sendable {
+    public let enabled: Bool
+    public let resource: OTLPResource
+    public let exporter: OTLPHTTPExporter
+    public let pipeline: OTLPPipeline
+    public let tracer: OTLPTracer
+    public let metrics: OTLPMetricsFactory
+    public let reader: OTLPMetricReader
+    /// Environment values that were ignored, to be logged once logging is set up.
+    public let warnings: [String]
+
+    public static func fromEnvironment(
+        serviceName: String, version: String, instanceID: String = UUID().uuidString.lowercased(),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> OTLPSetup {
+        var warnings: [String] = []
+        let enabled = environment["OTEL_SDK_DISABLED"]?.lowercased() != "true"
+        let resource = Self.resource(
+            serviceName: serviceName, version: version, instanceID: instanceID, environment: environment, warnings: &warnings)
+        let scope = OTLPScope(name: "imn", version: version)
+        let exporter = OTLPHTTPExporter(configuration: .fromEnvironment(environment, warnings: &warnings))
+        let pipeline = OTLPPipeline(
+            resource: resource, scope: scope, exporter: exporter,
+            spanConfiguration: .fromEnvironment(environment, prefix: "OTEL_BSP_", warnings: &warnings),
+            logConfiguration: .fromEnvironment(environment, prefix: "OTEL_BLRP_", warnings: &warnings))
+        let metrics = OTLPMetricsFactory()
+        var interval = Duration.seconds(60)
+        if let text = environment["OTEL_METRIC_EXPORT_INTERVAL"], !text.isEmpty {
+            if let milliseconds = Int64(text), milliseconds > 0 {
+                interval = .milliseconds(milliseconds)
+            } else {
+                warnings.append("OTEL_METRIC_EXPORT_INTERVAL=\(text) is not a positive number of milliseconds; using 60000")
+            }
+        }
+        return OTLPSetup(
+            enabled: enabled, resource: resource, exporter: exporter, pipeline: pipeline, tracer: OTLPTracer(processor: pipeline.spans),
+            metrics: metrics, reader: OTLPMetricReader(factory: metrics, exporter: exporter, resource: resource, scope: scope, interval: interval),
+            warnings: warnings)
+    }
+
+    /// `service.name` (OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES, else ours), `service.version`,
+    /// `service.instance.id`, `host.name`, plus the rest of OTEL_RESOURCE_ATTRIBUTES.
+    static func resource(serviceName: String, version: String, instanceID: String, environment: [String: String], warnings: inout [String])
+        -> OTLPResource
+    {
+        var attributes: [String: String] = [
+            "service.name": serviceName, "service.version": version, "service.instance.id": instanceID, "host.name": ProcessInfo.processInfo.hostName,
+        ]
+        if let text = environment["OTEL_RESOURCE_ATTRIBUTES"], !text.isEmpty {
+            var parsed: [String: String] = [:]
+            var valid = true
+            for entry in text.split(separator: ",") {
+                let parts = entry.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let key = parts[0].trimmingCharacters(in: .whitespaces).removingPercentEncoding,
+                    let value = parts[1].trimmingCharacters(in: .whitespaces).removingPercentEncoding, !key.isEmpty
+                else {
+                    valid = false
+                    break
+                }
+                parsed[key] = value
+            }
+            if valid {
+                attributes.merge(parsed) { $1 }
+            } else {
+                warnings.append("OTEL_RESOURCE_ATTRIBUTES is not key=value,…; ignored as a whole")
+            }
+        }
+        if let name = environment["OTEL_SERVICE_NAME"], !name.isEmpty { attributes["service.name"] = name }
+        return OTLPResource(attributes: attributes.sorted { $0.key < $1.key }.map { OTLPAttribute($0.key, .string($0.value)) })
+    }
+
+    /// A log handler that exports records at `level` and above (nil when disabled).
+    public func logHandler(label: String, level: Logger.Level) -> (any LogHandler)? {
+        enabled ? OTLPLogHandler(label: label, processor: pipeline.logs, logLevel: level) : nil
+    }
+
+    /// Exports spans, logs and metrics until cancelled, then flushes them.
+    public func run() async {
+        guard enabled else { return }
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.pipeline.run() }
+            group.addTask { await self.reader.run() }
+        }
+        await exporter.shutdown()
+    }
+}
