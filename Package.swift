@@ -66,6 +66,7 @@ let package = Package(
             dependencies: [
                 "CNats", "IMNCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         .target(name: "IMNCore"),
@@ -86,6 +87,7 @@ let package = Package(
             dependencies: [
                 "NATSClient", "IMNCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -98,6 +100,7 @@ let package = Package(
                 "DBOS", "NATSClient", "IMNCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
             ]),
@@ -106,6 +109,7 @@ let package = Package(
             dependencies: [
                 "RedisClient", "IMNCore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -139,7 +143,7 @@ let package = Package(
             dependencies: ["Agent", "NATSClient", "IMNTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Server", "Agent", "DBOS", "RedisClient", "NATSClient", "IMNTestSupport"]),
+            dependencies: ["Server", "Agent", "DBOS", "RedisClient", "NATSClient", "OTLP", "OTLPSink", "IMNTestSupport"]),
         .testTarget(
             name: "IMNCoreTests",
             dependencies: ["IMNCore"]),

@@ -7,9 +7,10 @@ import Prometheus
 /// choose the backend; `/metrics` serves the Prometheus registry behind it.
 public struct AgentMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    let factory: PrometheusMetricsFactory
+    let factory: any MetricsFactory
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// `also`: a second backend that sees every metric too (the OTLP one).
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also other: (any MetricsFactory)? = nil) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         let seconds: [Duration] = [
@@ -18,7 +19,7 @@ public struct AgentMetrics: Sendable {
             .milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10), .seconds(30),
         ]
         factory.defaultDurationHistogramBuckets = seconds
-        self.factory = factory
+        self.factory = other.map { MultiplexMetricsHandler(factories: [factory, $0]) } ?? factory
     }
 
     /// Runs by module and outcome (completed, error, failed, rejected).
@@ -48,7 +49,7 @@ public struct AgentMetrics: Sendable {
 
 /// Probe measurements as metrics (OpenSearch indexes span attributes as text; numbers go here).
 public struct ProbeRecorder: Sendable {
-    let factory: PrometheusMetricsFactory?
+    let factory: (any MetricsFactory)?
 
     /// A recorder that drops everything (tests, tools).
     public static let discarding = ProbeRecorder(factory: nil)

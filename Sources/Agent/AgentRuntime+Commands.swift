@@ -1,6 +1,7 @@
 import Foundation
 import IMNCore
 import NATSClient
+import Tracing
 
 extension AgentRuntime {
     /// Answers every command on `imn.cmd.<agent>.*`; accepted runs go on concurrently.
@@ -8,7 +9,15 @@ extension AgentRuntime {
         let commands = try connection.subscribe(to: "imn.cmd.\(id).*")
         try await withThrowingDiscardingTaskGroup { group in
             for await message in commands {
-                group.addTask { await self.handle(message, connection: connection) }
+                group.addTask {
+                    // A consumer span continuing the server's trace; the module's run is inside it.
+                    await withSpan("\(message.subject) process", context: message.headers.serviceContext(), ofKind: .consumer) { span in
+                        span.attributes["messaging.system"] = "nats"
+                        span.attributes["messaging.destination.name"] = message.subject
+                        span.attributes["imn.agent.id"] = self.id
+                        await self.handle(message, connection: connection)
+                    }
+                }
             }
         }
     }
@@ -49,7 +58,7 @@ extension AgentRuntime {
             configuration.maxTimeout)
         let started = transition(command.requestID, module: module, state: "started")
         do {
-            try outbox.enqueue(started)
+            try outbox.enqueue(started, headers: .tracing())
         } catch {
             modules.release(moduleName)
             logger.error("outbox write failed", metadata: ["error": "\(error)"])
@@ -73,7 +82,14 @@ extension AgentRuntime {
         running.startedAtMilliseconds = startedAt
         record(running)
         let context = ModuleContext(agentID: id, requestID: requestID, logger: logger, metrics: metrics.probes)
-        let outcome = await Self.run(module, input: input, context: context, timeout: timeout)
+        let outcome = await withSpan("\(name) run", ofKind: .internal) { span in
+            span.attributes["imn.module"] = name
+            span.attributes["imn.request.id"] = requestID
+            let outcome = await Self.run(module, input: input, context: context, timeout: timeout)
+            span.attributes["imn.outcome"] = outcome.state
+            if outcome.state != "completed" { span.setStatus(SpanStatus(code: .error, message: outcome.error)) }
+            return outcome
+        }
         var final = transition(requestID, module: module, state: outcome.state)
         final.startedAtMilliseconds = startedAt
         final.finishedAtMilliseconds = Self.now()
@@ -121,7 +137,7 @@ extension AgentRuntime {
 
     func record(_ message: ResultMessage) {
         do {
-            try outbox.enqueue(message)
+            try outbox.enqueue(message, headers: .tracing())
         } catch {
             logger.error("outbox write failed; transition lost", metadata: ["nats.msg_id": "\(message.messageID)", "error": "\(error)"])
         }

@@ -13,6 +13,8 @@ public final class ResultOutbox: Sendable {
         var subject: String
         var messageID: String
         var payload: Data
+        /// Trace context to publish with (absent in entries written before tracing).
+        var headers: [String: String]?
     }
 
     let directory: URL
@@ -38,13 +40,14 @@ public final class ResultOutbox: Sendable {
     /// the written file); terminal transitions, which carry the result, are also fsynced so that
     /// they survive a crash of the machine. A lost `started` or `running` costs nothing: the
     /// server applies skipped states in order when the terminal one arrives.
-    public func enqueue(_ message: ResultMessage) throws {
+    public func enqueue(_ message: ResultMessage, headers: NATSHeaders = NATSHeaders()) throws {
         let durable = ["completed", "error", "failed"].contains(message.state)
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let entry = Entry(
             subject: Subjects.result(agent: message.agentID, module: message.module), messageID: message.messageID,
-            payload: try encoder.encode(message))
+            payload: try encoder.encode(message),
+            headers: headers.isEmpty ? nil : Dictionary(headers.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }))
         let number = sequence.withLock { value -> Int in
             value += 1
             return value
@@ -86,7 +89,9 @@ public final class ResultOutbox: Sendable {
                     continue
                 }
                 do {
-                    _ = try await jetStream.publish(entry.subject, payload: Array(entry.payload), messageID: entry.messageID)
+                    var headers = NATSHeaders()
+                    for (name, value) in entry.headers ?? [:] { headers[name] = value }
+                    _ = try await jetStream.publish(entry.subject, payload: Array(entry.payload), messageID: entry.messageID, headers: headers)
                     try? FileManager.default.removeItem(at: url)
                     delay = .milliseconds(100)
                 } catch {

@@ -14,14 +14,17 @@ public final class ServerProcess: @unchecked Sendable {
     public let directory: URL
     private let executable: String
     private let arguments: [String]
+    private let environment: [String: String]
     private var process: Process?
 
-    public init(name: String, executable: String, port: Int, directory: URL, arguments: [String]) {
+    /// `environment` is added to this process's own.
+    public init(name: String, executable: String, port: Int, directory: URL, arguments: [String], environment: [String: String] = [:]) {
         self.name = name
         self.executable = executable
         self.port = port
         self.directory = directory
         self.arguments = arguments
+        self.environment = environment
     }
 
     public var pid: Int32? { process?.processIdentifier }
@@ -32,6 +35,7 @@ public final class ServerProcess: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.currentDirectoryURL = directory
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)

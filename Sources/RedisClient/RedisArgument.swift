@@ -16,4 +16,7 @@ public struct RedisCommand: Sendable, Hashable {
 
     public init(_ arguments: [RedisArgument]) { self.arguments = arguments }
     public init(_ arguments: RedisArgument...) { self.arguments = arguments }
+
+    /// The command's name (its first argument), upper-cased, for logs and spans.
+    public var name: String { arguments.first.map { String(decoding: $0.bytes, as: UTF8.self).uppercased() } ?? "" }
 }

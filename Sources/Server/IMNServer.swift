@@ -13,7 +13,7 @@ public final class IMNServer: Service {
     public let configuration: ServerConfiguration
     let logger: Logger
     let registry: AgentRegistry
-    let metrics = ServerMetrics()
+    let metrics: ServerMetrics
     private let onListening: @Sendable (Int) async -> Void
     private let servedRoutes = Mutex<[(method: String, path: String)]>([])
 
@@ -24,6 +24,7 @@ public final class IMNServer: Service {
         self.configuration = configuration
         self.logger = logger
         self.registry = AgentRegistry(timeout: configuration.heartbeatTimeout)
+        self.metrics = ServerMetrics(also: configuration.additionalMetrics)
         self.onListening = onListening
     }
 
@@ -85,7 +86,7 @@ public final class IMNServer: Service {
                 request.pageSize = 1000
                 var loaded = 0
                 repeat {
-                    let page = try await dbos.listAgents(request)
+                    let page = try await DBOSClient.untraced { try await dbos.listAgents(request) }
                     let now = Int64(Date().timeIntervalSince1970 * 1000)
                     for agent in page.agents {
                         guard let heartbeat = try? JSONDecoder().decode(Heartbeat.self, from: agent.info) else { continue }
@@ -127,7 +128,7 @@ public final class IMNServer: Service {
             (stable.sentAtMilliseconds, stable.sequence, stable.system) = (0, 0, nil)  // only what describes the agent
             register.info = (try? JSONEncoder().encode(stable)) ?? Data()
             register.actor = configuration.serverID
-            Task { _ = try? await dbos.registerAgent(register) }
+            Task { _ = try? await DBOSClient.untraced { try await dbos.registerAgent(register) } }
         }
     }
 

@@ -4,6 +4,7 @@ import GRPCCore
 import Hummingbird
 import IMNCore
 import NATSClient
+import Tracing
 
 /// The REST routes (paths of the earlier prototype kept).
 struct MeasurementAPI: Sendable {
@@ -132,9 +133,12 @@ struct MeasurementAPI: Sendable {
         }
         let command = CommandRequest(requestID: requestID, input: input)
         do {
-            let reply = try await connection.request(
-                Subjects.command(agent: agentID, module: module), payload: Array(try JSONEncoder().encode(command)),
-                headers: ["traceparent": Self.traceparent()], timeout: .seconds(5))
+            let subject = Subjects.command(agent: agentID, module: module)
+            let payload = Array(try JSONEncoder().encode(command))
+            let reply = try await withSpan("\(subject) publish", ofKind: .producer) { span in
+                Self.describe(span, subject: subject, agentID: agentID, module: module, requestID: requestID)
+                return try await connection.request(subject, payload: payload, headers: .tracing(span.context), timeout: .seconds(5))
+            }
             let answer = try JSONDecoder().decode(CommandReply.self, from: Data(reply.payload))
             if answer.status == .rejected {
                 try? await fail(requestID, agentID: agentID, module: module, detail: answer.message ?? "rejected")
@@ -154,22 +158,24 @@ struct MeasurementAPI: Sendable {
         try Self.checkRequestID(requestID)
         let command = CommandRequest(requestID: requestID, input: input)
         do {
-            try connection.publish(
-                Subjects.command(agent: agentID, module: module), payload: Array(try JSONEncoder().encode(command)),
-                headers: ["traceparent": Self.traceparent()])
+            let subject = Subjects.command(agent: agentID, module: module)
+            let payload = Array(try JSONEncoder().encode(command))
+            try withSpan("\(subject) publish", ofKind: .producer) { span in
+                Self.describe(span, subject: subject, agentID: agentID, module: module, requestID: requestID)
+                try connection.publish(subject, payload: payload, headers: .tracing(span.context))
+            }
         } catch let error as NATSError {
             throw Problem(status: .serviceUnavailable, title: "NATS unavailable", detail: error.message)
         }
     }
 
-    /// A fresh W3C trace context for the command (version 00, sampled).
-    static func traceparent() -> String {
-        func hex(_ count: Int) -> String {
-            var text = ""
-            while text.count < count { text += String(format: "%016llx", UInt64.random(in: 1...UInt64.max)) }
-            return String(text.prefix(count))
-        }
-        return "00-\(hex(32))-\(hex(16))-01"
+    /// Messaging attributes of a command span (bounded: no addresses, no inputs).
+    static func describe(_ span: any Span, subject: String, agentID: String, module: String, requestID: String) {
+        span.attributes["messaging.system"] = "nats"
+        span.attributes["messaging.destination.name"] = subject
+        span.attributes["imn.agent.id"] = agentID
+        span.attributes["imn.module"] = module
+        span.attributes["imn.request.id"] = requestID
     }
 
     func fail(_ requestID: String, agentID: String, module: String, detail: String) async throws {

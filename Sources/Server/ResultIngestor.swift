@@ -5,6 +5,7 @@ import IMNCore
 import Logging
 import NATSClient
 import Synchronization
+import Tracing
 
 /// Moves results and state transitions from the `IMN_RESULTS` stream into DBOS: a durable pull
 /// consumer shared by every server replica; a message is acknowledged only after DBOS confirmed
@@ -72,9 +73,16 @@ final class ResultIngestor: Sendable {
             return
         }
         do {
-            if Self.order[result.state] == 3 { try await store(result) }
-            try await advance(result)
-            try await message.ackSync()
+            // A consumer span continuing the agent's trace (its traceparent rode in the headers).
+            try await withSpan("\(message.subject) process", context: message.headers.serviceContext(), ofKind: .consumer) { span in
+                span.attributes["messaging.system"] = "nats"
+                span.attributes["messaging.destination.name"] = message.subject
+                span.attributes["imn.request.id"] = result.requestID
+                span.attributes["imn.state"] = result.state
+                if Self.order[result.state] == 3 { try await store(result) }
+                try await advance(result)
+                try await message.ackSync()
+            }
             metrics.ingested(state: result.state, lagMilliseconds: Int64(Date().timeIntervalSince1970 * 1000) - result.atMilliseconds)
             let event = LiveStateEvent(
                 id: result.requestID, agentID: result.agentID, module: result.module, state: result.state, atMilliseconds: result.atMilliseconds)

@@ -8,6 +8,8 @@ import NIOCore
 extension IMNServer {
     func makeRouter(_ api: MeasurementAPI) -> Router<BasicRequestContext> {
         let router = Router()
+        // A server span per request (continuing a caller's traceparent), then metrics by route.
+        router.add(middleware: TracingMiddleware())
         router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
         router.get("/", use: handle { _, _ in api.status() })
         router.get("/status", use: handle { _, _ in api.status() })

@@ -3,6 +3,7 @@ import Foundation
 import GRPCCore
 import IMNCore
 import Logging
+import Tracing
 
 /// Runs schedules: claims due `sch_…` tasks from DBOS (a lease, so with several servers each run
 /// is claimed by one), dispatches the measurement to every agent of the schedule like a POST,
@@ -20,8 +21,14 @@ struct Scheduler: Sendable {
             var claim = Imn_Dbos_V1_ListDueTasksRequest()
             claim.maxTasks = 16
             claim.worker = worker
-            let tasks = (try? await api.dbos.claimDueTasks(claim).tasks) ?? []
-            for task in tasks where task.id.hasPrefix(MeasurementAPI.schedulePrefix) { await runOnce(task) }
+            let tasks = (try? await DBOSClient.untraced { try await api.dbos.claimDueTasks(claim).tasks }) ?? []
+            for task in tasks where task.id.hasPrefix(MeasurementAPI.schedulePrefix) {
+                // Each scheduled run is a trace of its own, like a POST.
+                await withSpan("schedule run", ofKind: .internal) { span in
+                    span.attributes["imn.schedule.id"] = task.id
+                    await runOnce(task)
+                }
+            }
             if tasks.isEmpty { try? await Task.sleep(for: pollInterval) }
         }
     }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import NATSClient
 
@@ -12,6 +13,8 @@ public struct ServerConfiguration: Sendable {
     public var heartbeatTimeout: Duration = .seconds(15)
     /// Name of this server in actor fields and its consumer's client name.
     public var serverID = "server-\(ProcessInfo.processInfo.hostName)"
+    /// A metrics backend that sees every server metric besides Prometheus (the OTLP one).
+    public var additionalMetrics: (any MetricsFactory)?
 
     public init() {}
 }

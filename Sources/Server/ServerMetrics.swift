@@ -8,9 +8,10 @@ import Prometheus
 /// (`/agent/{agent_id}/{module}`, never a concrete id), methods and status codes.
 struct ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
-    let factory: PrometheusMetricsFactory
+    let factory: any MetricsFactory
 
-    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// `also`: a second backend that sees every metric too (the OTLP one).
+    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also other: (any MetricsFactory)? = nil) {
         self.registry = registry
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
@@ -18,7 +19,7 @@ struct ServerMetrics: Sendable {
             .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2), .seconds(5),
             .seconds(10), .seconds(30), .seconds(60),
         ]
-        self.factory = factory
+        self.factory = other.map { MultiplexMetricsHandler(factories: [factory, $0]) } ?? factory
     }
 
     func request(route: String, method: String, status: Int, nanoseconds: UInt64) {

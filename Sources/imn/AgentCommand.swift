@@ -32,7 +32,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ServiceRunner.bootstrapLogging(logLevel)
+        let telemetry = ServiceRunner.telemetry(service: "imn-agent", instanceID: id ?? name, level: logLevel)
         let logger = Logger(label: "imn.agent")
         var configuration = AgentConfiguration(
             name: name, stateDirectory: URL(fileURLWithPath: stateDir ?? ".imn/agents/\(name)", isDirectory: true))
@@ -42,7 +42,7 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.metricsHost = metricsHost
         configuration.metricsPort = metricsPort
         configuration.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
-        let metrics = AgentMetrics()
+        let metrics = AgentMetrics(also: telemetry.enabled ? telemetry.metrics : nil)
         let runtime: AgentRuntime
         do {
             runtime = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: metrics, logger: logger)
@@ -50,6 +50,6 @@ struct AgentCommand: AsyncParsableCommand {
             throw ValidationError("\(error)")
         }
         let http = AgentHTTP.application(runtime: runtime, metrics: metrics)
-        try await ServiceRunner.run([runtime, http], logger: logger)
+        try await ServiceRunner.run([runtime, http], telemetry: telemetry, logger: logger)
     }
 }

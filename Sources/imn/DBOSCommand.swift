@@ -32,7 +32,7 @@ struct DBOSCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ServiceRunner.bootstrapLogging(logLevel)
+        let telemetry = ServiceRunner.telemetry(service: "imn-dbos", instanceID: serverID, level: logLevel)
         let logger = Logger(label: "imn.dbos")
         var configuration = DBOSServer.Configuration()
         configuration.host = host
@@ -50,7 +50,7 @@ struct DBOSCommand: AsyncParsableCommand {
         configuration.store.maxEvents = maxEvents
         configuration.store.serverID = serverID ?? "dbos-\(ProcessInfo.processInfo.hostName)"
         let server = DBOSServer(configuration: configuration, logger: logger)
-        try await ServiceRunner.run([server], logger: logger)
+        try await ServiceRunner.run([server], telemetry: telemetry, logger: logger)
     }
 }
 

@@ -35,7 +35,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        ServiceRunner.bootstrapLogging(logLevel)
+        let telemetry = ServiceRunner.telemetry(service: "imn-server", instanceID: serverID, level: logLevel)
         let logger = Logger(label: "imn.server")
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -44,8 +44,9 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.dbosAddress = dbosAddress
         configuration.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
         if let serverID { configuration.serverID = serverID }
+        if telemetry.enabled { configuration.additionalMetrics = telemetry.metrics }
         let server = IMNServer(configuration: configuration, logger: logger) { port in logger.info("server listening", metadata: ["port": "\(port)"])
         }
-        try await ServiceRunner.run([server], logger: logger)
+        try await ServiceRunner.run([server], telemetry: telemetry, logger: logger)
     }
 }

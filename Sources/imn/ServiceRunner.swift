@@ -1,9 +1,31 @@
+import IMNCore
 import Logging
+import OTLP
 import ServiceLifecycle
+import Tracing
 
-/// What every long-running subcommand does: bootstrap logging at the chosen level, then run its
-/// services in one ServiceGroup that stops gracefully on SIGTERM and SIGINT.
+/// What every long-running subcommand does: set up telemetry and logging, then run its services
+/// in one ServiceGroup that stops gracefully on SIGTERM and SIGINT.
 enum ServiceRunner {
+    /// OTLP from the `OTEL_*` environment (exports to http://localhost:4318 by default; with no
+    /// collector there, exports are counted as dropped and nothing waits), a tracer for
+    /// swift-distributed-tracing, and logs to standard error and OTLP at `level`.
+    static func telemetry(service: String, instanceID: String? = nil, level: Logger.Level) -> OTLPSetup {
+        let setup = OTLPSetup.fromEnvironment(
+            serviceName: service, version: IMNVersion.current,
+            instanceID: instanceID ?? service + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16))
+        LoggingSystem.bootstrap { label in
+            var stream = StreamLogHandler.standardError(label: label)
+            stream.logLevel = level
+            guard let otlp = setup.logHandler(label: label, level: level) else { return stream }
+            return MultiplexLogHandler([stream, otlp])
+        }
+        if setup.enabled { InstrumentationSystem.bootstrap(setup.tracer) }
+        let logger = Logger(label: "imn.otlp")
+        for warning in setup.warnings { logger.warning("\(warning)") }
+        return setup
+    }
+
     static func bootstrapLogging(_ level: Logger.Level) {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -12,8 +34,20 @@ enum ServiceRunner {
         }
     }
 
-    static func run(_ services: [any Service], logger: Logger) async throws {
-        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    /// Runs `services`; telemetry starts first and stops last, so the final spans and logs of the
+    /// others are flushed.
+    static func run(_ services: [any Service], telemetry: OTLPSetup? = nil, logger: Logger) async throws {
+        let all: [any Service] = (telemetry.map { [TelemetryService(setup: $0)] } ?? []) + services
+        let group = ServiceGroup(configuration: .init(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+/// Exports spans, logs and metrics until graceful shutdown, then flushes them.
+struct TelemetryService: Service {
+    let setup: OTLPSetup
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await setup.run() }
     }
 }

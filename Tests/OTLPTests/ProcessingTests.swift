@@ -65,12 +65,17 @@ struct ProcessingTests {
             resource: OTLPResource(attributes: [OTLPAttribute("service.name", "imn-test")]), scope: OTLPScope(name: "imn"), exporter: exporter)
         let running = Task { await pipeline.run() }
         let before = Self.residentMegabytes()
-        var slowest: Duration = .zero
-        let total = 1_000_000
-        for chunk in 0..<(total / 1000) {
-            let start = ContinuousClock.now
-            for index in (chunk * 1000)..<(chunk * 1000 + 1000) { pipeline.spans.add(Self.span(index)) }
-            slowest = max(slowest, ContinuousClock.now - start)
+        // A tight loop: on a Dispatch thread, so it does not hold one of the few cooperative threads
+        // every test shares (and the export path keeps running beside it).
+        let slowest = try await offload { () -> Duration in
+            var slowest: Duration = .zero
+            let total = 1_000_000
+            for chunk in 0..<(total / 1000) {
+                let start = ContinuousClock.now
+                for index in (chunk * 1000)..<(chunk * 1000 + 1000) { pipeline.spans.add(Self.span(index)) }
+                slowest = max(slowest, ContinuousClock.now - start)
+            }
+            return slowest
         }
         let after = Self.residentMegabytes()
         let statistics = pipeline.spans.statistics

@@ -30,7 +30,9 @@ struct TransportTests {
         let requests = server.requests
         #expect(requests.count == 2)
         let gap = Self.seconds(requests[1].receivedAt - requests[0].receivedAt)
-        #expect(gap >= 0.95 && gap < 2.0, "retried after \(gap) s")
+        // Without Retry-After the retry would come after the 100 ms backoff; the upper bound is loose
+        // because a loaded two-core machine delays threads by a second or more.
+        #expect(gap >= 0.95 && gap < 8, "retried after \(gap) s")
         #expect(requests[0].path == "/v1/traces")
         #expect(requests[0].headers["content-type"] == "application/x-protobuf")
         #expect(requests[0].headers["authorization"] == "Bearer t")
@@ -54,7 +56,7 @@ struct TransportTests {
         let requests = server.requests
         #expect(requests.count == 2)
         let gap = Self.seconds(requests[1].receivedAt - requests[0].receivedAt)
-        #expect(gap >= 0.95 && gap < 4.0, "waited \(gap) s for a date 2.5 s ahead (whole seconds)")
+        #expect(gap >= 0.95 && gap < 10, "waited \(gap) s for a date 2.5 s ahead (whole seconds)")
     }
 
     @Test func badRequestIsDroppedAndCountedWithoutRetry() async throws {

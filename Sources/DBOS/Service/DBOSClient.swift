@@ -24,7 +24,7 @@ public final class DBOSClient: Sendable {
             throw RPCError(code: .invalidArgument, message: "DBOS address must be host:port, got \"\(address)\"")
         }
         let transport = try HTTP2ClientTransport.Posix(target: .dns(host: String(parts[0]), port: port), transportSecurity: .plaintext)
-        client = GRPCClient(transport: transport)
+        client = GRPCClient(transport: transport, interceptors: [ClientTracingInterceptor()])
         dbos = Imn_Dbos_V1_DBOS.Client(wrapping: client)
         health = Grpc_Health_V1_Health.Client(wrapping: client)
         self.timeout = timeout

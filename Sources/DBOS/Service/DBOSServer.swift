@@ -41,7 +41,8 @@ public final class DBOSServer: Service {
         let store = DBOSStore(redis: redis, configuration: configuration.store, logger: logger)
         transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: .plaintext)
-        server = GRPCServer(transport: transport, services: [DBOSService(store: store, logger: logger), health])
+        server = GRPCServer(
+            transport: transport, services: [DBOSService(store: store, logger: logger), health], interceptors: [ServerTracingInterceptor()])
     }
 
     /// The port the server listens on, once it does.

@@ -1,5 +1,6 @@
 import Logging
 import RedisClient
+import Tracing
 
 /// The durable state of IMN in Redis: agents, module states, results, scheduled tasks and the
 /// audit log. Every change that touches more than one key is one Lua script, so it is applied
@@ -20,19 +21,28 @@ public struct DBOSStore: Sendable {
     }
 
     /// Runs a script, mapping Redis failures to DBOS errors.
+    /// One span per Redis call (a child of the gRPC server span when there is one).
     func run(_ script: RedisScript, keys: [RedisArgument], arguments: [RedisArgument]) async throws(DBOSError) -> RedisReply {
         do {
-            return try await redis.evaluate(script, keys: keys, arguments: arguments)
+            return try await Self.traced("EVALSHA") { try await redis.evaluate(script, keys: keys, arguments: arguments) }
         } catch {
-            throw Self.map(error)
+            throw Self.map(any: error)
         }
     }
 
     func send(_ command: RedisCommand) async throws(DBOSError) -> RedisReply {
         do {
-            return try await redis.send(command)
+            return try await Self.traced(command.name) { try await redis.send(command) }
         } catch {
-            throw Self.map(error)
+            throw Self.map(any: error)
+        }
+    }
+
+    static func traced<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+        try await withSpan("redis \(operation)", ofKind: .client) { span in
+            span.attributes["db.system.name"] = "redis"
+            span.attributes["db.operation.name"] = operation
+            return try await body()
         }
     }
 
@@ -42,6 +52,11 @@ public struct DBOSStore: Sendable {
         } catch {
             throw Self.map(error)
         }
+    }
+
+    static func map(any error: any Error) -> DBOSError {
+        if let error = error as? RedisError { return map(error) }
+        return DBOSError(.unavailable, "Redis call did not finish", cause: error)
     }
 
     static func map(_ error: RedisError) -> DBOSError {
