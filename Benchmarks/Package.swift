@@ -10,8 +10,13 @@ let package = Package(
         .package(name: "imn", path: ".."),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        // Only here, to compare our exporter with it (issue 6); never a dependency of IMN itself.
+        .package(url: "https://github.com/swift-otel/swift-otel", exact: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
+        .target(name: "CMallocCounter"),
         .executableTarget(
             name: "imn-bench",
             dependencies: [
@@ -21,6 +26,11 @@ let package = Package(
                 .product(name: "DBOS", package: "imn"),
                 .product(name: "Agent", package: "imn"),
                 .product(name: "IMNCore", package: "imn"),
+                .product(name: "OTLP", package: "imn"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "CMallocCounter",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -43,9 +43,14 @@ public final class ScriptedHTTPServer: Sendable {
     private let listener: Int32
     private let state: Mutex<State>
     private let defaultReply: Reply
+    private let recording: Bool
+    private let onRequest: (@Sendable (Request) -> Void)?
 
-    /// Listens on `port` (0: a free one).
-    public init(port: Int = 0, replies: [Reply] = [], defaultReply: Reply = .ok) throws {
+    /// Listens on `port` (0: a free one). Without `recording`, requests are handed to `onRequest`
+    /// and not kept (for benchmarks).
+    public init(
+        port: Int = 0, replies: [Reply] = [], defaultReply: Reply = .ok, recording: Bool = true, onRequest: (@Sendable (Request) -> Void)? = nil
+    ) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -67,6 +72,8 @@ public final class ScriptedHTTPServer: Sendable {
         self.listener = fd
         self.state = Mutex(State(replies: replies))
         self.defaultReply = defaultReply
+        self.recording = recording
+        self.onRequest = onRequest
         let thread = Thread { [self] in acceptLoop() }
         thread.start()
     }
@@ -131,8 +138,9 @@ public final class ScriptedHTTPServer: Sendable {
             let request = Request(
                 method: requestLine.first.map(String.init) ?? "", path: requestLine.dropFirst().first.map(String.init) ?? "", headers: headers,
                 body: body, receivedAt: .now)
+            onRequest?(request)
             let reply = state.withLock { state -> Reply in
-                state.requests.append(request)
+                if recording { state.requests.append(request) }
                 return state.replies.isEmpty ? defaultReply : state.replies.removeFirst()
             }
             var text = "HTTP/1.1 \(reply.status) Scripted\r\nContent-Length: \(reply.body.count)\r\n"

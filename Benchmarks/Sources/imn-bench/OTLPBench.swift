@@ -1,0 +1,141 @@
+import ArgumentParser
+import CMallocCounter
+import Foundation
+import IMNTestSupport
+import OTLP
+import OTel
+import ServiceLifecycle
+import Synchronization
+import Tracing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Cost per span (start, 4 attributes, end; then batched, encoded and sent) and spans per second
+/// exported, for IMN's exporter and swift-otel 1.6.0's OTLP/HTTP exporter on the same workload
+/// against the same local sink, in one run.
+struct OTLPBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "otlp",
+        abstract: "Nanoseconds and allocations per span, and spans/s exported to a local sink: IMN's exporter next to swift-otel's.")
+
+    @Option(help: "Spans per run.") var spans = 200_000
+    @Option(help: "Run everything on one CPU (the goal is stated for one core).") var oneCore = true
+
+    func run() async throws {
+        if oneCore {
+            var set = cpu_set_t()
+            withUnsafeMutableBytes(of: &set) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
+            withUnsafeMutableBytes(of: &set) { $0[0] = 1 }  // CPU 0
+            _ = sched_setaffinity(0, MemoryLayout<cpu_set_t>.size, &set)
+        }
+        let received = Atomic<Int>(0)
+        let sink = try ScriptedHTTPServer(recording: false) { request in
+            let count = (try? OTLPDecoder.traces(request.body).reduce(0) { $0 + $1.items.count }) ?? 0
+            received.add(count, ordering: .relaxed)
+        }
+        defer { sink.stop() }
+        print("\(spans) spans each, \(oneCore ? "pinned to one CPU" : "on all CPUs"), sink on 127.0.0.1:\(sink.port) (decodes every request)")
+        let ours = try await imn(sink: sink, received: received)
+        print("  IMN exporter:        \(ours)")
+        received.store(0, ordering: .relaxed)
+        let theirs = try await swiftOTel(sink: sink, received: received)
+        print("  swift-otel 1.6.0:    \(theirs)")
+    }
+
+    struct Figures: CustomStringConvertible {
+        var recordNanoseconds: Double
+        var recordAllocations: Double
+        var exportSeconds: Double
+        var exportAllocations: Double
+        var spans: Int
+
+        var totalNanoseconds: Double { recordNanoseconds + exportSeconds * 1e9 / Double(spans) }
+        var description: String {
+            String(
+                format: "record %.0f ns/span, %.1f allocations/span; export %.0f spans/s, %.1f allocations/span; total %.0f ns/span",
+                recordNanoseconds, recordAllocations, Double(spans) / exportSeconds, exportAllocations, totalNanoseconds)
+        }
+    }
+
+    /// Phase 1 records every span while nothing exports; phase 2 exports them in batches of 512.
+    func imn(sink: ScriptedHTTPServer, received: Atomic<Int>) async throws -> Figures {
+        var configuration = OTLPExporterConfiguration(endpoint: "http://127.0.0.1:\(sink.port)")
+        configuration.exportTimeout = .seconds(60)
+        let exporter = OTLPHTTPExporter(configuration: configuration)
+        var batching = OTLPBatchProcessor<SpanData>.Configuration()
+        batching.maxQueueSize = spans
+        batching.scheduleDelay = .milliseconds(100)
+        let pipeline = OTLPPipeline(
+            resource: OTLPResource(attributes: [OTLPAttribute("service.name", "bench")]), scope: OTLPScope(name: "bench"), exporter: exporter,
+            spanConfiguration: batching)
+        let tracer = OTLPTracer(processor: pipeline.spans)
+        let (recordNanoseconds, recordAllocations) = measure(count: spans) { index in
+            let span = tracer.startSpan("bench", context: .topLevel, ofKind: .internal)
+            span.attributes["module"] = "ping_module"
+            span.attributes["attempt"] = index
+            span.attributes["rtt"] = 0.000123
+            span.attributes["ok"] = true
+            span.end()
+        }
+        let allocationsBefore = imn_allocation_count()
+        let start = ContinuousClock.now
+        let running = Task { await pipeline.run() }
+        while received.load(ordering: .relaxed) < spans { try await Task.sleep(for: .milliseconds(1)) }
+        let exportSeconds = (ContinuousClock.now - start).seconds
+        let exportAllocations = Double(imn_allocation_count() - allocationsBefore) / Double(spans)
+        running.cancel()
+        await running.value
+        await exporter.shutdown()
+        return Figures(
+            recordNanoseconds: recordNanoseconds, recordAllocations: recordAllocations, exportSeconds: exportSeconds,
+            exportAllocations: exportAllocations, spans: spans)
+    }
+
+    func swiftOTel(sink: ScriptedHTTPServer, received: Atomic<Int>) async throws -> Figures {
+        var configuration = OTel.Configuration.default
+        configuration.serviceName = "bench"
+        configuration.logs.enabled = false
+        configuration.metrics.enabled = false
+        configuration.traces.sampler = .alwaysOn
+        configuration.traces.otlpExporter.endpoint = "http://127.0.0.1:\(sink.port)"
+        configuration.traces.otlpExporter.protocol = .httpProtobuf
+        configuration.traces.batchSpanProcessor.maxQueueSize = spans
+        configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(100)
+        configuration.diagnosticLogLevel = .error
+        let backend = try OTel.makeTracingBackend(configuration: configuration)
+        let tracer = backend.factory
+        let (recordNanoseconds, recordAllocations) = measure(count: spans) { index in
+            let span = tracer.startSpan("bench", context: .topLevel, ofKind: .internal)
+            span.attributes["module"] = "ping_module"
+            span.attributes["attempt"] = index
+            span.attributes["rtt"] = 0.000123
+            span.attributes["ok"] = true
+            span.end()
+        }
+        let allocationsBefore = imn_allocation_count()
+        let start = ContinuousClock.now
+        let group = ServiceGroup(services: [backend.service], logger: .init(label: "bench"))
+        let running = Task { try await group.run() }
+        let deadline = ContinuousClock.now + .seconds(120)
+        while received.load(ordering: .relaxed) < spans && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        let exportSeconds = (ContinuousClock.now - start).seconds
+        let exportAllocations = Double(imn_allocation_count() - allocationsBefore) / Double(spans)
+        if received.load(ordering: .relaxed) < spans { print("  (swift-otel delivered \(received.load(ordering: .relaxed)) of \(spans) spans)") }
+        await group.triggerGracefulShutdown()
+        _ = try? await running.value
+        return Figures(
+            recordNanoseconds: recordNanoseconds, recordAllocations: recordAllocations, exportSeconds: exportSeconds,
+            exportAllocations: exportAllocations, spans: spans)
+    }
+
+    /// Nanoseconds and allocations per call of `body`, over `count` calls.
+    func measure(count: Int, _ body: (Int) -> Void) -> (Double, Double) {
+        let allocations = imn_allocation_count()
+        let start = ContinuousClock.now
+        for index in 0..<count { body(index) }
+        let elapsed = ContinuousClock.now - start
+        return (elapsed.seconds * 1e9 / Double(count), Double(imn_allocation_count() - allocations) / Double(count))
+    }
+}
