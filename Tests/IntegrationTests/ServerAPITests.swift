@@ -174,22 +174,9 @@ struct ServerAPITests {
             try Data(reply.body.utf8).write(to: file)
             defer { try? FileManager.default.removeItem(at: file) }
             let validator = try #require(ServerBinaries.openAPIValidator)
-            let (status, output) = try await offload { try Self.run(validator, [file.path]) }
+            let (status, output) = try await offload { try runProgram(validator, [file.path]) }
             #expect(status == 0, "openapi-spec-validator: \(output)")
             #expect(output.contains("OK"), "\(output)")
         }
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 }

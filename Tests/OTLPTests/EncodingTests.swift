@@ -184,7 +184,7 @@ enum OTLPDecodeScript {
 
     static let available: Bool = {
         guard let python else { return false }
-        return (try? run(python, ["-c", "import opentelemetry.proto.collector.trace.v1.trace_service_pb2"]).status) == 0
+        return (try? runProgram(python, ["-c", "import opentelemetry.proto.collector.trace.v1.trace_service_pb2"]).status) == 0
     }()
 
     /// Off the cooperative pool: it waits for a child process.
@@ -196,23 +196,10 @@ enum OTLPDecodeScript {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("imn-otlp-\(UUID().uuidString).bin")
         try Data(bytes).write(to: file)
         defer { try? FileManager.default.removeItem(at: file) }
-        let (status, output) = try run(python ?? "python3", [script, kind, file.path])
+        let (status, output) = try runProgram(python ?? "python3", [script, kind, file.path])
         guard status == 0, let json = JSONValue(parsing: Array(output.utf8)) else {
             throw OTLPDecodingError(description: "decode.py failed (\(status)): \(output)")
         }
         return json
-    }
-
-    static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self))
     }
 }
