@@ -14,6 +14,10 @@ struct AgentCommand: AsyncParsableCommand {
             manifests in --modules-dir (JSON: name, version, description, input_schema, command). Commands arrive on \
             imn.cmd.<id>.<module>; results and state transitions go to the IMN_RESULTS stream, kept in an \
             on-disk outbox (in --state-dir) until JetStream acknowledges them. Starts even when NATS is down.
+
+            Telemetry: traces, metrics and logs go over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT \
+            (default http://localhost:4318) as service imn-agent; OTEL_SDK_DISABLED=true turns it off. With \
+            no collector listening, exports are dropped and counted; nothing waits for them.
             """)
 
     @Option(help: "Agent name, shown in heartbeats.") var name: String

@@ -12,6 +12,10 @@ struct DBOSCommand: AsyncParsableCommand {
         discussion: """
             Serves imn.dbos.v1.DBOS and grpc.health.v1.Health. Starts even when Redis is down and \
             reports NOT_SERVING until Redis answers. SIGINT/SIGTERM stop it gracefully.
+
+            Telemetry: traces, metrics and logs go over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT \
+            (default http://localhost:4318) as service imn-dbos; OTEL_SDK_DISABLED=true turns it off. With \
+            no collector listening, exports are dropped and counted; nothing waits for them.
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"

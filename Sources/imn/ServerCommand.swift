@@ -19,6 +19,10 @@ struct ServerCommand: AsyncParsableCommand {
 
             Several servers may share one NATS and DBOS: they share result ingestion and the schedules, \
             and each scheduled run happens once. Give each a distinct --server-id.
+
+            Telemetry: traces, metrics and logs go over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT \
+            (default http://localhost:4318) as service imn-server; OTEL_SDK_DISABLED=true turns it off. With \
+            no collector listening, exports are dropped and counted; nothing waits for them.
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"

@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "CMallocCounter.h"
 #include <errno.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 extern void *__libc_malloc(size_t);
@@ -37,4 +39,11 @@ int posix_memalign(void **result, size_t alignment, size_t size) {
 void *aligned_alloc(size_t alignment, size_t size) {
     atomic_fetch_add_explicit(&allocations, 1, memory_order_relaxed);
     return __libc_memalign(alignment, size);
+}
+
+int imn_pin_to_cpu(int cpu) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    return sched_setaffinity(0, sizeof(set), &set);
 }

@@ -8,9 +8,18 @@ import ServiceLifecycle
 import Synchronization
 import Tracing
 
-#if canImport(Glibc)
-    import Glibc
-#endif
+enum SwiftOTelKeepAlive {
+    nonisolated(unsafe) static var kept: [Any] = []
+    static func keep(_ value: Any) { kept.append(value) }
+}
+
+/// Spans the sink has received.
+final class SpanCount: Sendable {
+    private let count = Atomic<Int>(0)
+    func add(_ value: Int) { count.add(value, ordering: .relaxed) }
+    func reset() { count.store(0, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
+}
 
 /// Cost per span (start, 4 attributes, end; then batched, encoded and sent) and spans per second
 /// exported, for IMN's exporter and swift-otel 1.6.0's OTLP/HTTP exporter on the same workload
@@ -22,24 +31,22 @@ struct OTLPBench: AsyncParsableCommand {
 
     @Option(help: "Spans per run.") var spans = 200_000
     @Option(help: "Run everything on one CPU (the goal is stated for one core).") var oneCore = true
+    @Option(help: "Schedule delay of both batch processors, in ms (swift-otel exports one batch per delay).") var delay = 100
 
     func run() async throws {
-        if oneCore {
-            var set = cpu_set_t()
-            withUnsafeMutableBytes(of: &set) { $0.initializeMemory(as: UInt8.self, repeating: 0) }
-            withUnsafeMutableBytes(of: &set) { $0[0] = 1 }  // CPU 0
-            _ = sched_setaffinity(0, MemoryLayout<cpu_set_t>.size, &set)
-        }
-        let received = Atomic<Int>(0)
+        if oneCore { _ = imn_pin_to_cpu(0) }
+        let received = SpanCount()
         let sink = try ScriptedHTTPServer(recording: false) { request in
             let count = (try? OTLPDecoder.traces(request.body).reduce(0) { $0 + $1.items.count }) ?? 0
-            received.add(count, ordering: .relaxed)
+            received.add(count)
         }
         defer { sink.stop() }
-        print("\(spans) spans each, \(oneCore ? "pinned to one CPU" : "on all CPUs"), sink on 127.0.0.1:\(sink.port) (decodes every request)")
+        print("\(spans) spans each, \(oneCore ? "pinned to one CPU" : "on all CPUs"), sink on 127.0.0.1:\(sink.port) (decodes every request), schedule delay \(delay) ms")
+        fflush(nil)
         let ours = try await imn(sink: sink, received: received)
         print("  IMN exporter:        \(ours)")
-        received.store(0, ordering: .relaxed)
+        fflush(nil)
+        received.reset()
         let theirs = try await swiftOTel(sink: sink, received: received)
         print("  swift-otel 1.6.0:    \(theirs)")
     }
@@ -60,13 +67,13 @@ struct OTLPBench: AsyncParsableCommand {
     }
 
     /// Phase 1 records every span while nothing exports; phase 2 exports them in batches of 512.
-    func imn(sink: ScriptedHTTPServer, received: Atomic<Int>) async throws -> Figures {
+    func imn(sink: ScriptedHTTPServer, received: SpanCount) async throws -> Figures {
         var configuration = OTLPExporterConfiguration(endpoint: "http://127.0.0.1:\(sink.port)")
         configuration.exportTimeout = .seconds(60)
         let exporter = OTLPHTTPExporter(configuration: configuration)
         var batching = OTLPBatchProcessor<SpanData>.Configuration()
         batching.maxQueueSize = spans
-        batching.scheduleDelay = .milliseconds(100)
+        batching.scheduleDelay = .milliseconds(delay)
         let pipeline = OTLPPipeline(
             resource: OTLPResource(attributes: [OTLPAttribute("service.name", "bench")]), scope: OTLPScope(name: "bench"), exporter: exporter,
             spanConfiguration: batching)
@@ -82,7 +89,7 @@ struct OTLPBench: AsyncParsableCommand {
         let allocationsBefore = imn_allocation_count()
         let start = ContinuousClock.now
         let running = Task { await pipeline.run() }
-        while received.load(ordering: .relaxed) < spans { try await Task.sleep(for: .milliseconds(1)) }
+        while received.value < spans { try await Task.sleep(for: .milliseconds(1)) }
         let exportSeconds = (ContinuousClock.now - start).seconds
         let exportAllocations = Double(imn_allocation_count() - allocationsBefore) / Double(spans)
         running.cancel()
@@ -93,7 +100,7 @@ struct OTLPBench: AsyncParsableCommand {
             exportAllocations: exportAllocations, spans: spans)
     }
 
-    func swiftOTel(sink: ScriptedHTTPServer, received: Atomic<Int>) async throws -> Figures {
+    func swiftOTel(sink: ScriptedHTTPServer, received: SpanCount) async throws -> Figures {
         var configuration = OTel.Configuration.default
         configuration.serviceName = "bench"
         configuration.logs.enabled = false
@@ -102,10 +109,13 @@ struct OTLPBench: AsyncParsableCommand {
         configuration.traces.otlpExporter.endpoint = "http://127.0.0.1:\(sink.port)"
         configuration.traces.otlpExporter.protocol = .httpProtobuf
         configuration.traces.batchSpanProcessor.maxQueueSize = spans
-        configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(100)
+        configuration.traces.batchSpanProcessor.scheduleDelay = .milliseconds(delay)
         configuration.diagnosticLogLevel = .error
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         let tracer = backend.factory
+        // swift-otel's exporter shuts its HTTP client down synchronously in deinit, which traps on
+        // an event loop thread (where this benchmark's tasks run): keep it alive until exit.
+        SwiftOTelKeepAlive.keep(tracer)
         let (recordNanoseconds, recordAllocations) = measure(count: spans) { index in
             let span = tracer.startSpan("bench", context: .topLevel, ofKind: .internal)
             span.attributes["module"] = "ping_module"
@@ -119,10 +129,10 @@ struct OTLPBench: AsyncParsableCommand {
         let group = ServiceGroup(services: [backend.service], logger: .init(label: "bench"))
         let running = Task { try await group.run() }
         let deadline = ContinuousClock.now + .seconds(120)
-        while received.load(ordering: .relaxed) < spans && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+        while received.value < spans && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
         let exportSeconds = (ContinuousClock.now - start).seconds
         let exportAllocations = Double(imn_allocation_count() - allocationsBefore) / Double(spans)
-        if received.load(ordering: .relaxed) < spans { print("  (swift-otel delivered \(received.load(ordering: .relaxed)) of \(spans) spans)") }
+        if received.value < spans { print("  (swift-otel delivered \(received.value) of \(spans) spans)") }
         await group.triggerGracefulShutdown()
         _ = try? await running.value
         return Figures(

@@ -200,7 +200,7 @@ public final class OTLPSpan: Tracing.Span {
     static func attributes(_ attributes: SpanAttributes) -> [OTLPAttribute] {
         var result: [OTLPAttribute] = []
         attributes.forEach { key, value in result.append(OTLPAttribute(key, Self.value(value))) }
-        return result.sorted { $0.key < $1.key }
+        return result
     }
 
     static func value(_ attribute: SpanAttribute) -> OTLPValue {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A 16-byte trace id; all zeros is invalid.
 public struct TraceID: Sendable, Hashable, CustomStringConvertible {
     public var high: UInt64
@@ -8,7 +10,7 @@ public struct TraceID: Sendable, Hashable, CustomStringConvertible {
         self.low = low
     }
 
-    public static func random() -> TraceID { TraceID(high: .random(in: 1...UInt64.max), low: .random(in: 1...UInt64.max)) }
+    public static func random() -> TraceID { TraceID(high: IDGenerator.next(), low: IDGenerator.next()) }
 
     public var isValid: Bool { high != 0 || low != 0 }
     public var bytes: [UInt8] { high.bigEndianBytes + low.bigEndianBytes }
@@ -27,7 +29,7 @@ public struct SpanID: Sendable, Hashable, CustomStringConvertible {
 
     public init(_ value: UInt64) { self.value = value }
 
-    public static func random() -> SpanID { SpanID(.random(in: 1...UInt64.max)) }
+    public static func random() -> SpanID { SpanID(IDGenerator.next()) }
 
     public var isValid: Bool { value != 0 }
     public var bytes: [UInt8] { value.bigEndianBytes }
@@ -107,6 +109,22 @@ public struct SpanData: Sendable, Hashable {
         self.kind = kind
         self.startTimeUnixNano = startTimeUnixNano
         self.endTimeUnixNano = endTimeUnixNano
+    }
+}
+
+/// Random ids without a system call each: SplitMix64 over an atomic counter seeded once from the
+/// system generator. Ids need to be unique and unpredictable enough to not collide, not secret.
+enum IDGenerator {
+    private static let state = Atomic<UInt64>(UInt64.random(in: 1...UInt64.max))
+
+    static func next() -> UInt64 {
+        while true {
+            var value = state.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+            value = (value ^ (value >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            value = (value ^ (value >> 27)) &* 0x94D0_49BB_1331_11EB
+            value ^= value >> 31
+            if value != 0 { return value }  // zero is an invalid id
+        }
     }
 }
 

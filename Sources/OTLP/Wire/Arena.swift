@@ -57,6 +57,14 @@ final class Arena {
         }
     }
 
+    /// Big-endian bytes of `words` (trace ids: two words, span ids: one), without an array between.
+    func id(_ words: UInt64...) -> ProtobufCBinaryData {
+        let count = words.count * 8
+        let pointer = allocate(byteCount: count, alignment: 1)
+        for (index, word) in words.enumerated() { pointer.storeBytes(of: word.bigEndian, toByteOffset: index * 8, as: UInt64.self) }
+        return ProtobufCBinaryData(len: count, data: pointer.bindMemory(to: UInt8.self, capacity: count))
+    }
+
     func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
         guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
         let pointer = allocate(byteCount: bytes.count, alignment: 1)

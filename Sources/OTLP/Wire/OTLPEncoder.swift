@@ -133,10 +133,10 @@ extension Arena {
 
     func span(_ span: SpanData) -> UnsafeMutablePointer<Imn__Otlp__Span> {
         let message = self.message(Imn__Otlp__Span.self) { imn__otlp__span__init($0) }
-        message.pointee.trace_id = bytes(span.traceID.bytes)
-        message.pointee.span_id = bytes(span.spanID.bytes)
+        message.pointee.trace_id = id(span.traceID.high, span.traceID.low)
+        message.pointee.span_id = id(span.spanID.value)
         message.pointee.trace_state = string(span.traceState)
-        if let parent = span.parentSpanID { message.pointee.parent_span_id = bytes(parent.bytes) }
+        if let parent = span.parentSpanID { message.pointee.parent_span_id = id(parent.value) }
         message.pointee.name = string(span.name)
         message.pointee.kind = Imn__Otlp__Span__SpanKind(rawValue: numericCast(span.kind.rawValue))
         message.pointee.start_time_unix_nano = span.startTimeUnixNano
@@ -158,8 +158,8 @@ extension Arena {
         message.pointee.links = array(span.links.count) { index in
             let link = span.links[index]
             let element = self.message(Imn__Otlp__Span__Link.self) { imn__otlp__span__link__init($0) }
-            element.pointee.trace_id = bytes(link.traceID.bytes)
-            element.pointee.span_id = bytes(link.spanID.bytes)
+            element.pointee.trace_id = id(link.traceID.high, link.traceID.low)
+            element.pointee.span_id = id(link.spanID.value)
             element.pointee.trace_state = string(link.traceState)
             (element.pointee.n_attributes, element.pointee.attributes) = attributes(link.attributes)
             element.pointee.dropped_attributes_count = link.droppedAttributesCount
@@ -261,8 +261,8 @@ extension Arena {
         (message.pointee.n_attributes, message.pointee.attributes) = attributes(record.attributes)
         message.pointee.dropped_attributes_count = record.droppedAttributesCount
         message.pointee.flags = record.flags
-        if let traceID = record.traceID { message.pointee.trace_id = bytes(traceID.bytes) }
-        if let spanID = record.spanID { message.pointee.span_id = bytes(spanID.bytes) }
+        if let traceID = record.traceID { message.pointee.trace_id = id(traceID.high, traceID.low) }
+        if let spanID = record.spanID { message.pointee.span_id = id(spanID.value) }
         message.pointee.event_name = string(record.eventName)
         return message
     }
