@@ -41,7 +41,9 @@ struct OTLPBench: AsyncParsableCommand {
             received.add(count)
         }
         defer { sink.stop() }
-        print("\(spans) spans each, \(oneCore ? "pinned to one CPU" : "on all CPUs"), sink on 127.0.0.1:\(sink.port) (decodes every request), schedule delay \(delay) ms")
+        print(
+            "\(spans) spans each, \(oneCore ? "pinned to one CPU" : "on all CPUs"), sink on 127.0.0.1:\(sink.port) (decodes every request), schedule delay \(delay) ms"
+        )
         fflush(nil)
         let ours = try await imn(sink: sink, received: received)
         print("  IMN exporter:        \(ours)")
