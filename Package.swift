@@ -123,6 +123,7 @@ let package = Package(
             dependencies: [
                 "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server", "OTLP", "OTLPSink",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -85,9 +85,16 @@ public struct OTLPSetup: Sendable {
     /// Exports spans, logs and metrics until cancelled, then flushes them.
     public func run() async {
         guard enabled else { return }
-        await withDiscardingTaskGroup { group in
-            group.addTask { await self.pipeline.run() }
-            group.addTask { await self.reader.run() }
+        let exporter = self.exporter
+        await withTaskCancellationHandler {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.pipeline.run() }
+                group.addTask { await self.reader.run() }
+            }
+        } onCancel: {
+            // Stopping: the final flush makes one attempt per batch instead of retrying for up to the
+            // export timeout against a collector that may not be there.
+            exporter.beginShutdown()
         }
         await exporter.shutdown()
     }

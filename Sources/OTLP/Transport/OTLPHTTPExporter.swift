@@ -36,6 +36,8 @@ public final class OTLPHTTPExporter: Sendable {
     /// True after a drop until the next success: only the change is logged at warning level, so a
     /// missing collector costs a counter, not a log line per export.
     private let failing = Atomic<Bool>(false)
+    /// Set when the process is stopping: one attempt per export, no waiting for retries.
+    private let stopping = Atomic<Bool>(false)
 
     public init(configuration: OTLPExporterConfiguration, logger: Logger = Logger(label: "imn.otlp")) {
         self.configuration = configuration
@@ -105,7 +107,7 @@ public final class OTLPHTTPExporter: Sendable {
             case nil:
                 return drop(items, signal, "the exporter is shut down")
             }
-            guard !Task.isCancelled else { return drop(items, signal, "\(reason); cancelled before a retry") }
+            guard !Task.isCancelled, !stopping.load(ordering: .relaxed) else { return drop(items, signal, "\(reason); no retries while stopping") }
             guard ContinuousClock.now + wait < deadline else {
                 return drop(items, signal, "\(reason); no retry fits in the export timeout after \(attempt) attempts")
             }
@@ -115,6 +117,9 @@ public final class OTLPHTTPExporter: Sendable {
             backoff = min(backoff * 2, configuration.maxBackoff)
         }
     }
+
+    /// From now on each export makes one attempt (shutdown must not wait out an absent collector).
+    public func beginShutdown() { stopping.store(true, ordering: .relaxed) }
 
     public func shutdown() async {
         if started.load(ordering: .acquiring) { try? await thread.shutdownGracefully() }

@@ -1,0 +1,77 @@
+import Foundation
+import IMNTestSupport
+import OTLP
+import OTLPSink
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `imn up` as a user runs it: the whole stack on free ports, telemetry to `imn otlp-sink`'s
+/// receiver, stopped with SIGTERM leaving nothing behind, and started again on the same data.
+@Suite(
+    .enabled(
+        if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable && ServerBinaries.imn != nil,
+        "redis-server, nats-server and the built imn binary are needed: run scripts/test"))
+struct UpTests {
+    @Test func upRunsTheStackExportsTelemetryStopsCleanlyAndKeepsItsData() async throws {
+        let sinkPort = ListeningPort()
+        let sink = OTLPSink(port: 0)
+        let receiving = Task { try await sink.run { sinkPort.set($0) } }
+        #expect(await eventually { sinkPort.value != 0 })
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("imn-up-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: data) }
+        let ports = (0..<7).map { _ in FreePort.next() }
+        let (server, agent1, agent2) = (ports[4], ports[5], ports[6])
+        func up() -> ServerProcess {
+            ServerProcess(
+                name: "up", executable: ServerBinaries.imn ?? "imn", port: server, directory: data,
+                arguments: [
+                    "up", "--data-dir", data.appendingPathComponent("stack").path, "--redis-port", "\(ports[0])", "--nats-port", "\(ports[1])",
+                    "--nats-monitor-port", "\(ports[2])", "--dbos-port", "\(ports[3])", "--server-port", "\(server)", "--agent-ports",
+                    "\(agent1),\(agent2)",
+                ],
+                environment: [
+                    "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(sinkPort.value)", "OTEL_BSP_SCHEDULE_DELAY": "200",
+                    "OTEL_METRIC_EXPORT_INTERVAL": "500",
+                ])
+        }
+        let first = up()
+        try await first.start(timeout: .seconds(60))
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                let agents = try? await HTTP.request("GET", port: server, path: "/agents/alive")
+                return Set(agents?.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } ?? []) == ["agent_1", "agent_2"]
+            })
+        let ping = try await HTTP.request(
+            "POST", port: server, path: "/agent/agent_2/ping_module?wait=10", body: #"{"host":"127.0.0.1","count":2,"interval":0.05}"#,
+            headers: ["Idempotency-Key": "up-ping"])
+        #expect(ping.json?["result"]?["received"] == 2, "\(ping.body)")
+        #expect(
+            await eventually(timeout: .seconds(15)) {
+                let items = sink.items
+                let spans = Set(items.compactMap { if case .span = $0 { $0.serviceName } else { nil } })
+                let metrics = Set(items.compactMap { if case .metric = $0 { $0.serviceName } else { nil } })
+                return spans == ["imn-server", "imn-agent", "imn-dbos"] && metrics.isSuperset(of: ["imn-server", "imn-agent"])
+            }, "traces from all three services and metrics from server and agents")
+
+        await first.terminate()  // SIGTERM: everything stops in reverse order
+        for port in ports { #expect(!FreePort.isAccepting(port), "port \(port) still answers after imn up stopped") }
+        let log = String(decoding: FileManager.default.contents(atPath: first.logFile.path) ?? Data(), as: UTF8.self)
+        #expect(log.contains("up: redis stopped"))
+
+        // Again, on the same data: the earlier result is there.
+        let second = up()
+        try await second.start(timeout: .seconds(60))
+        #expect(
+            await eventually(timeout: .seconds(30)) {
+                (try? await HTTP.request("GET", port: server, path: "/agents/agent_2/results/up-ping"))?.status == 200
+            })
+        await second.terminate()
+        for port in ports { #expect(!FreePort.isAccepting(port)) }
+        receiving.cancel()
+        _ = await receiving.result
+    }
+}
