@@ -46,7 +46,24 @@ public enum LoopbackHTTP {
         let parts = String(decoding: response, as: UTF8.self).components(separatedBy: "\r\n\r\n")
         let head = parts.first ?? ""
         let status = Int(head.split(separator: " ").dropFirst().first ?? "") ?? 0
-        return Reply(status: status, head: head, body: parts.dropFirst().joined(separator: "\r\n\r\n"))
+        var body = parts.dropFirst().joined(separator: "\r\n\r\n")
+        if head.lowercased().contains("transfer-encoding: chunked") { body = dechunk(body) }
+        return Reply(status: status, head: head, body: body)
+    }
+
+    /// The body of a `Transfer-Encoding: chunked` response.
+    static func dechunk(_ text: String) -> String {
+        var bytes = Array(text.utf8)[...]
+        var body: [UInt8] = []
+        while let lineEnd = bytes.firstIndex(of: 13), let size = Int(String(decoding: bytes[bytes.startIndex..<lineEnd], as: UTF8.self), radix: 16),
+            size > 0
+        {
+            let start = lineEnd + 2
+            guard start + size <= bytes.endIndex else { break }
+            body += bytes[start..<(start + size)]
+            bytes = bytes[min(start + size + 2, bytes.endIndex)...]
+        }
+        return String(decoding: body, as: UTF8.self)
     }
 }
 

@@ -48,6 +48,12 @@ struct TelemetryService: Service {
     let setup: OTLPSetup
 
     func run() async throws {
+        guard setup.enabled else {
+            // OTEL_SDK_DISABLED: nothing to export, but a service that returns early would stop the
+            // whole group, so wait for the shutdown like the others.
+            try? await gracefulShutdown()
+            return
+        }
         await cancelWhenGracefulShutdown { await setup.run() }
     }
 }

@@ -15,6 +15,25 @@ import Testing
         if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable && ServerBinaries.imn != nil,
         "redis-server, nats-server and the built imn binary are needed: run scripts/test"))
 struct UpTests {
+    /// `imn up` on seven ports: Redis, NATS, NATS monitoring, DBOS, server, agent_1, agent_2.
+    static func up(data: URL, ports: [Int], environment: [String: String] = [:]) -> ServerProcess {
+        ServerProcess(
+            name: "up", executable: ServerBinaries.imn ?? "imn", port: ports[4], directory: data,
+            arguments: [
+                "up", "--data-dir", data.appendingPathComponent("stack").path, "--redis-port", "\(ports[0])", "--nats-port", "\(ports[1])",
+                "--nats-monitor-port", "\(ports[2])", "--dbos-port", "\(ports[3])", "--server-port", "\(ports[4])", "--agent-ports",
+                "\(ports[5]),\(ports[6])",
+            ], environment: environment)
+    }
+
+    /// Waits until `imn up` has both agents alive.
+    static func agentsAlive(_ server: Int) async -> Bool {
+        await eventually(timeout: .seconds(30)) {
+            let agents = try? await HTTP.request("GET", port: server, path: "/agents/alive")
+            return Set(agents?.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } ?? []) == ["agent_1", "agent_2"]
+        }
+    }
+
     @Test func upRunsTheStackExportsTelemetryStopsCleanlyAndKeepsItsData() async throws {
         let sinkPort = ListeningPort()
         let sink = OTLPSink(port: 0)
@@ -24,15 +43,10 @@ struct UpTests {
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: data) }
         let ports = (0..<7).map { _ in FreePort.next() }
-        let (server, agent1, agent2) = (ports[4], ports[5], ports[6])
+        let server = ports[4]
         func up() -> ServerProcess {
-            ServerProcess(
-                name: "up", executable: ServerBinaries.imn ?? "imn", port: server, directory: data,
-                arguments: [
-                    "up", "--data-dir", data.appendingPathComponent("stack").path, "--redis-port", "\(ports[0])", "--nats-port", "\(ports[1])",
-                    "--nats-monitor-port", "\(ports[2])", "--dbos-port", "\(ports[3])", "--server-port", "\(server)", "--agent-ports",
-                    "\(agent1),\(agent2)",
-                ],
+            Self.up(
+                data: data, ports: ports,
                 environment: [
                     "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(sinkPort.value)", "OTEL_BSP_SCHEDULE_DELAY": "200",
                     "OTEL_METRIC_EXPORT_INTERVAL": "500",
@@ -40,11 +54,7 @@ struct UpTests {
         }
         let first = up()
         try await first.start(timeout: .seconds(60))
-        #expect(
-            await eventually(timeout: .seconds(30)) {
-                let agents = try? await HTTP.request("GET", port: server, path: "/agents/alive")
-                return Set(agents?.json?.arrayValue?.compactMap { $0["agent_id"]?.stringValue } ?? []) == ["agent_1", "agent_2"]
-            })
+        #expect(await Self.agentsAlive(server))
         let ping = try await HTTP.request(
             "POST", port: server, path: "/agent/agent_2/ping_module?wait=10", body: #"{"host":"127.0.0.1","count":2,"interval":0.05}"#,
             headers: ["Idempotency-Key": "up-ping"])

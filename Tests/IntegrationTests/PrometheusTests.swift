@@ -1,0 +1,83 @@
+import Foundation
+import IMNCore
+import IMNTestSupport
+import Testing
+
+/// A real Prometheus (Debian's) with otel/prometheus.yml and otel/alerts.yml, its targets pointed
+/// at an `imn up` stack on loopback ports, read through Prometheus's query API.
+@Suite(
+    .enabled(
+        if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable && ServerBinaries.imn != nil
+            && ServerBinaries.find("prometheus") != nil,
+        "redis-server, nats-server, prometheus and the built imn binary are needed: run scripts/test"))
+struct PrometheusTests {
+    static let repository: URL = {
+        var directory = URL(fileURLWithPath: #filePath)
+        while directory.path != "/" {
+            directory.deleteLastPathComponent()
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("otel/prometheus.yml").path) { return directory }
+        }
+        return URL(fileURLWithPath: ".")
+    }()
+
+    @Test func prometheusScrapesServerAndAgentsAndSeesProbeRTTs() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("imn-prom-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: data) }
+        let ports = (0..<7).map { _ in FreePort.next() }
+        let stack = UpTests.up(data: data, ports: ports, environment: ["OTEL_SDK_DISABLED": "true"])
+        try await withServer(stack) { _ in
+            #expect(await UpTests.agentsAlive(ports[4]))
+            // The compose configuration, with loopback targets and a one-second scrape.
+            var configuration = try String(contentsOf: Self.repository.appendingPathComponent("otel/prometheus.yml"), encoding: .utf8)
+            for (from, to) in [
+                ("server:8000", "127.0.0.1:\(ports[4])"), ("agent_1:9101", "127.0.0.1:\(ports[5])"), ("agent_2:9102", "127.0.0.1:\(ports[6])"),
+                ("scrape_interval: 15s", "scrape_interval: 1s"), ("evaluation_interval: 15s", "evaluation_interval: 1s"),
+                ("/etc/prometheus/alerts.yml", Self.repository.appendingPathComponent("otel/alerts.yml").path),
+            ] {
+                #expect(configuration.contains(from), "otel/prometheus.yml no longer has \(from)")
+                configuration = configuration.replacingOccurrences(of: from, with: to)
+            }
+            let file = data.appendingPathComponent("prometheus.yml")
+            try configuration.write(to: file, atomically: true, encoding: .utf8)
+            let port = FreePort.next()
+            let prometheus = ServerProcess(
+                name: "prometheus", executable: ServerBinaries.find("prometheus") ?? "prometheus", port: port, directory: data,
+                arguments: [
+                    "--config.file=\(file.path)", "--storage.tsdb.path=\(data.appendingPathComponent("tsdb").path)",
+                    "--web.listen-address=127.0.0.1:\(port)",
+                ])
+            try await withServer(prometheus) { _ in
+                func query(_ expression: String) async -> [JSONValue] {
+                    let encoded = expression.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? expression
+                    let reply = try? await HTTP.request("GET", port: port, path: "/api/v1/query?query=\(encoded)")
+                    return reply?.json?["data"]?["result"]?.arrayValue ?? []
+                }
+                #expect(
+                    await eventually(timeout: .seconds(20)) {
+                        let up = await query("up == 1")
+                        let targets = Set(
+                            up.map { (series: JSONValue) -> String in
+                                let job = series["metric"]?["job"]?.stringValue ?? "?"
+                                return job + "/" + (series["metric"]?["agent"]?.stringValue ?? "")
+                            })
+                        return targets == ["imn-server/", "imn-agent/agent_1", "imn-agent/agent_2"]
+                    }, "up == 1 for the server, agent_1 and agent_2")
+                let ping = try await HTTP.request(
+                    "POST", port: ports[4], path: "/agent/agent_1/ping_module?wait=10", body: #"{"host":"127.0.0.1","count":3,"interval":0.05}"#)
+                #expect(ping.status == 200)
+                #expect(
+                    await eventually(timeout: .seconds(20)) {
+                        let series = await query(#"imn_agent_probe_rtt_seconds_count{agent="agent_1",module="ping_module"}"#)
+                        return series.contains { Double($0["value"]?[1]?.stringValue ?? "") ?? 0 >= 3 }
+                    }, "the probe RTT histogram of agent_1 holds the three replies")
+                let rules = try await HTTP.request("GET", port: port, path: "/api/v1/rules")
+                let names = rules.json?["data"]?["groups"]?[0]?["rules"]?.arrayValue?.compactMap { $0["name"]?.stringValue } ?? []
+                #expect(Set(names) == ["IMNAgentDown", "IMNAgentsDeadInRegistry", "IMNProbeLossHigh", "IMNIngestionLagHigh", "IMNIngestionFailing"])
+                let firing = await query(#"ALERTS{alertstate="firing"}"#)
+                #expect(firing.isEmpty, "nothing fires on a healthy stack")
+            }
+            await stack.terminate()
+        }
+    }
+}
