@@ -1,0 +1,20 @@
+# The one image for every IMN service (imn dbos, imn server, imn agent): built with the official
+# Swift image, run on slim Debian with the four C libraries IMN links (and zlib).
+FROM swift:6.1-bookworm AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends pkg-config libhiredis-dev libnats-dev libcurl4-openssl-dev libprotobuf-c-dev zlib1g-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Package.swift ./
+COPY Sources ./Sources
+COPY proto ./proto
+RUN swift build -c release --product imn --static-swift-stdlib \
+    && cp "$(swift build -c release --show-bin-path)/imn" /usr/local/bin/imn
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libhiredis0.14 libnats3.4 libcurl4 libprotobuf-c1 zlib1g ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /usr/local/bin/imn /usr/local/bin/imn
+ENTRYPOINT ["imn"]
+CMD ["--help"]

@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Checks otel/ and compose.yaml beyond "it parses": every component the Collector and Data
+Prepper configs name is one their pinned versions document, every reference resolves, and every
+metric an alert rule uses is one IMN exports (its name appears in Sources/). Prints one line per
+problem and exits 1 if there is any.
+
+    check-configs.py REPOSITORY
+"""
+import pathlib
+import re
+import sys
+
+import yaml
+
+root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+problems = []
+
+# otel/opentelemetry-collector-contrib:0.92.0 (as pinned in compose.yaml).
+COLLECTOR = {
+    "receivers": {"otlp"},
+    "processors": {"batch", "memory_limiter"},
+    "exporters": {"otlp", "otlphttp", "debug"},
+    "extensions": {"health_check"},
+}
+collector = yaml.safe_load((root / "otel/collector.yaml").read_text())
+for kind, allowed in COLLECTOR.items():
+    for name in collector.get(kind, {}) or {}:
+        if name.split("/")[0] not in allowed:
+            problems.append(f"collector: {kind} '{name}' is not a component of collector-contrib 0.92.0")
+for extension in collector["service"].get("extensions", []):
+    if extension not in collector.get("extensions", {}):
+        problems.append(f"collector: service uses undefined extension '{extension}'")
+for pipeline, body in collector["service"]["pipelines"].items():
+    for kind in ("receivers", "processors", "exporters"):
+        for name in body.get(kind, []):
+            if name not in (collector.get(kind) or {}):
+                problems.append(f"collector: pipeline {pipeline} uses undefined {kind[:-1]} '{name}'")
+for exporter, body in (collector.get("exporters") or {}).items():
+    if exporter.startswith("otlp/") and not re.fullmatch(r"data-prepper:2189[0-2]", body.get("endpoint", "")):
+        problems.append(f"collector: {exporter} does not point at a Data Prepper OTLP source")
+
+# opensearchproject/data-prepper:2.16.0.
+SOURCES = {"otlp_traces", "otlp_metrics", "otlp_logs", "otlp", "pipeline"}
+PROCESSORS = {"otel_traces", "service_map", "otel_metrics", "otel_trace_group"}
+SINKS = {"pipeline", "opensearch", "stdout"}
+INDEX_TYPES = {"trace-analytics-raw", "trace-analytics-service-map", "metric-analytics", "log-analytics"}
+pipelines = yaml.safe_load((root / "otel/data-prepper/pipelines.yaml").read_text())
+for name, body in pipelines.items():
+    (source, options), = body["source"].items()
+    if source not in SOURCES:
+        problems.append(f"data-prepper: {name}: unknown source '{source}'")
+    if source == "pipeline" and options["name"] not in pipelines:
+        problems.append(f"data-prepper: {name}: source pipeline '{options['name']}' does not exist")
+    for processor in body.get("processor", []) or []:
+        (kind, _), = processor.items()
+        if kind not in PROCESSORS:
+            problems.append(f"data-prepper: {name}: unknown processor '{kind}'")
+    for sink in body["sink"]:
+        (kind, options), = sink.items()
+        if kind not in SINKS:
+            problems.append(f"data-prepper: {name}: unknown sink '{kind}'")
+        if kind == "pipeline" and options["name"] not in pipelines:
+            problems.append(f"data-prepper: {name}: sink pipeline '{options['name']}' does not exist")
+        if kind == "opensearch" and options.get("index_type") not in INDEX_TYPES:
+            problems.append(f"data-prepper: {name}: index_type {options.get('index_type')} is not one Trace/Metric/Log analytics reads")
+
+# Alert rules use metrics IMN exports.
+sources = "\n".join(p.read_text() for p in (root / "Sources").rglob("*.swift"))
+rules = yaml.safe_load((root / "otel/alerts.yml").read_text())
+for group in rules["groups"]:
+    for rule in group["rules"]:
+        for metric in re.findall(r"\b(imn_[a-z_]+)", rule["expr"]):
+            base = re.sub(r"_(bucket|count|sum)$", "", metric)
+            if f'"{base}"' not in sources:
+                problems.append(f"alerts: {rule['alert']} uses {metric}, which no IMN code exports")
+
+# compose.yaml mounts files that exist.
+compose = yaml.safe_load((root / "compose.yaml").read_text())
+for service, body in compose["services"].items():
+    for volume in body.get("volumes", []) or []:
+        host = volume.split(":")[0]
+        if host.startswith("./") and not (root / host).exists():
+            problems.append(f"compose: {service} mounts {host}, which does not exist")
+
+for problem in problems:
+    print(problem)
+print(f"checked collector, data-prepper, alerts and compose: {len(problems)} problem(s)")
+sys.exit(1 if problems else 0)
