@@ -44,72 +44,73 @@ struct ServerBench: AsyncParsableCommand {
                         "agent", "--name", "agent_1", "--id", "agent_1", "--nats-url", nats.natsURL, "--metrics-port", "\(agentPort)",
                         "--state-dir", directory.appendingPathComponent("agent").path, "--heartbeat-interval", "0.5", "--log-level", "warning",
                     ])
-                try await dbos.start()
-                try await server.start()
-                try await agent.start()
-                defer {
-                    Task {
-                        await agent.terminate()
-                        await server.terminate()
-                        await dbos.terminate()
-                    }
-                }
-                while (try? await LoopbackHTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status != 200 {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-                print(
-                    "imn dbos :\(dbosPort), imn server :\(httpPort), imn agent :\(agentPort) (release), redis :\(redis.port) (appendfsync \(appendfsync)), nats :\(nats.port)"
-                )
-                // Warm up connections and caches.
-                for index in 0..<50 { _ = try await post(httpPort, id: "warm-\(index)", wait: true) }
-
-                var samples: [Duration] = []
-                for index in 0..<sequential {
-                    let (latency, status) = try await post(httpPort, id: "seq-\(index)", wait: true)
-                    guard status == 200 else { throw ValidationError("request \(index) ended with HTTP \(status)") }
-                    samples.append(latency)
-                }
-                print("  echo_module ?wait, sequential (\(sequential)): \(summary(samples))")
-                try await printHistory(httpPort, id: "seq-\(sequential / 2)")
-
-                let total = rate * seconds
-                let fixed = try await fixedRate(httpPort, total: total, perSecond: rate)
-                print("  echo_module ?wait at \(rate)/s for \(seconds) s: \(summary(fixed.samples)), \(fixed.failures) not 200")
-
-                let clock = ContinuousClock()
-                let start = clock.now
-                let accepted = try await withThrowingTaskGroup(of: [Duration].self) { group in
-                    for lane in 0..<16 {
-                        group.addTask {
-                            var latencies: [Duration] = []
-                            for index in stride(from: lane, to: sustained, by: 16) {
-                                let (latency, status) = try await post(httpPort, id: "load-\(index)", wait: false)
-                                if status == 202 { latencies.append(latency) }
-                            }
-                            return latencies
+                // Each process is stopped when the measurement ends, even if it fails.
+                try await withServer(dbos) { _ in
+                    try await withServer(server) { _ in
+                        try await withServer(agent) { _ in try await measure(httpPort: httpPort, ports: (dbosPort, agentPort, redis.port, nats.port))
                         }
                     }
-                    return try await group.reduce(into: [Duration]()) { $0 += $1 }
                 }
-                let elapsed = (clock.now - start).seconds
-                print("  POST without wait, 16 clients: \(format(Double(accepted.count) / elapsed)) accepted/s, \(summary(accepted))")
-                // Every accepted request must end with a stored result.
-                let deadline = clock.now + .seconds(120)
-                var missing = 0
-                repeat {
-                    missing = 0
-                    for index in stride(from: 0, to: sustained, by: max(1, sustained / 200)) {
-                        let reply = try await LoopbackHTTP.request("GET", port: httpPort, path: "/agents/agent_1/results/load-\(index)")
-                        if reply.status != 200 { missing += 1 }
-                    }
-                    if missing > 0 { try await Task.sleep(for: .milliseconds(500)) }
-                } while missing > 0 && clock.now < deadline
-                let stored = try await countStored(httpPort, prefix: "load-")
-                print(
-                    "  stored results of the 16-client run: \(stored) of \(accepted.count) accepted, \(format((clock.now - start).seconds)) s after the first POST"
-                )
             }
         }
+    }
+
+    func measure(httpPort: Int, ports: (dbos: Int, agent: Int, redis: Int, nats: Int)) async throws {
+        let (dbosPort, agentPort) = (ports.dbos, ports.agent)
+        while (try? await LoopbackHTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status != 200 {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        print(
+            "imn dbos :\(dbosPort), imn server :\(httpPort), imn agent :\(agentPort) (release), redis :\(ports.redis) (appendfsync \(appendfsync)), nats :\(ports.nats)"
+        )
+        // Warm up connections and caches.
+        for index in 0..<50 { _ = try await post(httpPort, id: "warm-\(index)", wait: true) }
+
+        var samples: [Duration] = []
+        for index in 0..<sequential {
+            let (latency, status) = try await post(httpPort, id: "seq-\(index)", wait: true)
+            guard status == 200 else { throw ValidationError("request \(index) ended with HTTP \(status)") }
+            samples.append(latency)
+        }
+        print("  echo_module ?wait, sequential (\(sequential)): \(summary(samples))")
+        try await printHistory(httpPort, id: "seq-\(sequential / 2)")
+
+        let total = rate * seconds
+        let fixed = try await fixedRate(httpPort, total: total, perSecond: rate)
+        print("  echo_module ?wait at \(rate)/s for \(seconds) s: \(summary(fixed.samples)), \(fixed.failures) not 200")
+
+        let clock = ContinuousClock()
+        let start = clock.now
+        let accepted = try await withThrowingTaskGroup(of: [Duration].self) { group in
+            for lane in 0..<16 {
+                group.addTask {
+                    var latencies: [Duration] = []
+                    for index in stride(from: lane, to: sustained, by: 16) {
+                        let (latency, status) = try await post(httpPort, id: "load-\(index)", wait: false)
+                        if status == 202 { latencies.append(latency) }
+                    }
+                    return latencies
+                }
+            }
+            return try await group.reduce(into: [Duration]()) { $0 += $1 }
+        }
+        let elapsed = (clock.now - start).seconds
+        print("  POST without wait, 16 clients: \(format(Double(accepted.count) / elapsed)) accepted/s, \(summary(accepted))")
+        // Every accepted request must end with a stored result.
+        let deadline = clock.now + .seconds(120)
+        var missing = 0
+        repeat {
+            missing = 0
+            for index in stride(from: 0, to: sustained, by: max(1, sustained / 200)) {
+                let reply = try await LoopbackHTTP.request("GET", port: httpPort, path: "/agents/agent_1/results/load-\(index)")
+                if reply.status != 200 { missing += 1 }
+            }
+            if missing > 0 { try await Task.sleep(for: .milliseconds(500)) }
+        } while missing > 0 && clock.now < deadline
+        let stored = try await countStored(httpPort, prefix: "load-")
+        print(
+            "  stored results of the 16-client run: \(stored) of \(accepted.count) accepted, \(format((clock.now - start).seconds)) s after the first POST"
+        )
     }
 
     func post(_ port: Int, id: String, wait: Bool) async throws -> (Duration, Int) {
