@@ -105,7 +105,9 @@ struct TransportTests {
         let outcome = await exporter.export(.traces, body: Self.body, items: 3)
         await exporter.shutdown()
         if case .dropped = outcome {} else { Issue.record("expected a drop, got \(outcome)") }
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // 800 ms of retries, then a drop; the bound is loose for a loaded machine, but far below
+        // what retrying without the export timeout would take.
+        #expect(ContinuousClock.now - start < .seconds(8))
         #expect(exporter.statistics.droppedItems == 3)
     }
 
