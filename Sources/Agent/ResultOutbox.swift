@@ -41,7 +41,7 @@ public final class ResultOutbox: Sendable {
     /// they survive a crash of the machine. A lost `started` or `running` costs nothing: the
     /// server applies skipped states in order when the terminal one arrives.
     public func enqueue(_ message: ResultMessage, headers: NATSHeaders = NATSHeaders()) throws {
-        let durable = ["completed", "error", "failed"].contains(message.state)
+        let durable = ModuleStateName(rawValue: message.state)?.isTerminal == true
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         let entry = Entry(

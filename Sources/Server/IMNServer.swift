@@ -112,15 +112,9 @@ public final class IMNServer: Service {
             guard let heartbeat = try? JSONDecoder().decode(Heartbeat.self, from: Data(message.payload)),
                 Subjects.isValidToken(heartbeat.agentID), message.subject == Subjects.heartbeat(agent: heartbeat.agentID)
             else { continue }
-            if registry.record(heartbeat) {
-                for module in heartbeat.modules where !JSONSchema(module.inputSchema).unsupportedKeywords.isEmpty {
-                    logger.warning(
-                        "module schema uses keywords the server cannot check",
-                        metadata: [
-                            "agent.id": "\(heartbeat.agentID)", "module": "\(module.name)",
-                            "keywords": "\(JSONSchema(module.inputSchema).unsupportedKeywords)",
-                        ])
-                }
+            if let warnings = registry.record(heartbeat), !warnings.isEmpty {
+                logger.warning(
+                    "module schemas use keywords the server cannot check", metadata: ["agent.id": "\(heartbeat.agentID)", "warnings": "\(warnings)"])
             }
             var register = Imn_Dbos_V1_RegisterAgentRequest()
             register.id = heartbeat.agentID

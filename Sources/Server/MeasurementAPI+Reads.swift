@@ -50,9 +50,9 @@ extension MeasurementAPI {
         request.agentID = query["agent"] ?? query["agent_id"] ?? ""
         request.module = query["module"] ?? ""
         request.state = query["state"] ?? ""
-        let known: Set<String> = ["created", "started", "running", "completed", "error", "failed"]
-        guard request.state.isEmpty || known.contains(request.state) else {
-            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "state must be one of \(known.sorted().joined(separator: ", "))")
+        guard request.state.isEmpty || ModuleStateName(rawValue: request.state) != nil else {
+            let names = ModuleStateName.allCases.map(\.rawValue).sorted().joined(separator: ", ")
+            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "state must be one of \(names)")
         }
         request.cursor = query["cursor"] ?? ""
         request.pageSize = try Self.integer(query["limit"], "limit").map(Int32.init(clamping:)) ?? 0

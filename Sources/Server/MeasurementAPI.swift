@@ -16,8 +16,6 @@ struct MeasurementAPI: Sendable {
     let actor: String
     let started = Date()
 
-    static let terminalStates: Set<String> = ["completed", "error", "failed"]
-
     func status() -> Response {
         let all = registry.all
         return Problem.json([
@@ -43,10 +41,7 @@ struct MeasurementAPI: Sendable {
         var object = heartbeat.objectValue ?? [:]
         object["alive"] = .bool(registry.isAlive(entry))
         object["seconds_since_heartbeat"] = .number(((ContinuousClock.now - entry.lastSeen).secondsValue * 10).rounded() / 10)
-        let warnings = entry.heartbeat.modules.flatMap { module in
-            JSONSchema(module.inputSchema).unsupportedKeywords.map { JSONValue.string("\(module.name): unsupported schema keyword \($0)") }
-        }
-        if !warnings.isEmpty { object["schema_warnings"] = .array(warnings) }
+        if !entry.schemaWarnings.isEmpty { object["schema_warnings"] = .array(entry.schemaWarnings.map(JSONValue.string)) }
         return .object(object)
     }
 
@@ -63,7 +58,7 @@ struct MeasurementAPI: Sendable {
             moduleInput = .object(fields)
         }
         if untracked {
-            try fireAndForget(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
+            try await fireAndForget(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
             return Problem.json(
                 ["id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "untracked": true], status: .accepted)
         }
@@ -131,13 +126,9 @@ struct MeasurementAPI: Sendable {
         } catch let error as RPCError {
             throw Problem(status: .serviceUnavailable, title: "State service unavailable", detail: error.message)
         }
-        let command = CommandRequest(requestID: requestID, input: input)
         do {
-            let subject = Subjects.command(agent: agentID, module: module)
-            let payload = Array(try JSONEncoder().encode(command))
-            let reply = try await withSpan("\(subject) publish", ofKind: .producer) { span in
-                Self.describe(span, subject: subject, agentID: agentID, module: module, requestID: requestID)
-                return try await connection.request(subject, payload: payload, headers: .tracing(span.context), timeout: .seconds(5))
+            let reply = try await sendCommand(agentID: agentID, module: module, input: input, requestID: requestID) { subject, payload, headers in
+                try await connection.request(subject, payload: payload, headers: headers, timeout: .seconds(5))
             }
             let answer = try JSONDecoder().decode(CommandReply.self, from: Data(reply.payload))
             if answer.status == .rejected {
@@ -153,29 +144,34 @@ struct MeasurementAPI: Sendable {
 
     /// `?untracked=true`: the prototype's behaviour, publish and answer at once. The agent's
     /// transitions still reach DBOS through ingestion.
-    func fireAndForget(agentID: String, module: String, input: JSONValue, requestID: String) throws {
+    func fireAndForget(agentID: String, module: String, input: JSONValue, requestID: String) async throws {
         let input = try validated(input, spec: try spec(agentID: agentID, module: module))
         try Self.checkRequestID(requestID)
-        let command = CommandRequest(requestID: requestID, input: input)
         do {
-            let subject = Subjects.command(agent: agentID, module: module)
-            let payload = Array(try JSONEncoder().encode(command))
-            try withSpan("\(subject) publish", ofKind: .producer) { span in
-                Self.describe(span, subject: subject, agentID: agentID, module: module, requestID: requestID)
-                try connection.publish(subject, payload: payload, headers: .tracing(span.context))
+            try await sendCommand(agentID: agentID, module: module, input: input, requestID: requestID) { subject, payload, headers in
+                try connection.publish(subject, payload: payload, headers: headers)
             }
         } catch let error as NATSError {
             throw Problem(status: .serviceUnavailable, title: "NATS unavailable", detail: error.message)
         }
     }
 
-    /// Messaging attributes of a command span (bounded: no addresses, no inputs).
-    static func describe(_ span: any Span, subject: String, agentID: String, module: String, requestID: String) {
-        span.attributes["messaging.system"] = "nats"
-        span.attributes["messaging.destination.name"] = subject
-        span.attributes["imn.agent.id"] = agentID
-        span.attributes["imn.module"] = module
-        span.attributes["imn.request.id"] = requestID
+    /// Encodes the command and hands it to `send` (a request or a publish) inside a producer span
+    /// whose context rides in the NATS headers. Span attributes are bounded: no addresses, no inputs.
+    func sendCommand<T>(
+        agentID: String, module: String, input: JSONValue, requestID: String,
+        _ send: (_ subject: String, _ payload: [UInt8], _ headers: NATSHeaders) async throws -> T
+    ) async throws -> T {
+        let subject = Subjects.command(agent: agentID, module: module)
+        let payload = Array(try JSONEncoder().encode(CommandRequest(requestID: requestID, input: input)))
+        return try await withSpan("\(subject) publish", ofKind: .producer) { span in
+            span.attributes["messaging.system"] = "nats"
+            span.attributes["messaging.destination.name"] = subject
+            span.attributes["imn.agent.id"] = agentID
+            span.attributes["imn.module"] = module
+            span.attributes["imn.request.id"] = requestID
+            return try await send(subject, payload, .tracing(span.context))
+        }
     }
 
     func fail(_ requestID: String, agentID: String, module: String, detail: String) async throws {
@@ -199,26 +195,24 @@ struct MeasurementAPI: Sendable {
         return try await waiters.watching(requestID) { signal in
             while true {
                 let state = try await call { try await dbos.getModuleState(get) }
-                if Self.terminalStates.contains(state.state) && wait != nil {
+                var body: [String: JSONValue] = [
+                    "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
+                ]
+                let links: [String: JSONValue] = ["state": .string("/modules/states/\(requestID)")]
+                let resultLink = JSONValue.string("/agents/\(agentID)/results/\(requestID)")
+                if ModuleStateName(rawValue: state.state)?.isTerminal == true && wait != nil {
                     var request = Imn_Dbos_V1_GetResultRequest()
                     request.requestID = requestID
                     let result = try? await dbos.getResult(request)
-                    return Problem.json([
-                        "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
-                        "detail": state.detail.isEmpty ? .null : .string(state.detail),
-                        "result": result.flatMap { JSONValue(parsing: Array($0.payload)) } ?? .null,
-                        "links": ["self": .string("/agents/\(agentID)/results/\(requestID)"), "state": .string("/modules/states/\(requestID)")],
-                    ])
+                    body["detail"] = state.detail.isEmpty ? JSONValue.null : .string(state.detail)
+                    body["result"] = result.flatMap { JSONValue(parsing: Array($0.payload)) } ?? JSONValue.null
+                    body["links"] = .object(links.merging(["self": resultLink]) { $1 })
+                    return Problem.json(.object(body))
                 }
                 let now = ContinuousClock.now
                 if wait == nil || now >= deadline {
-                    return Problem.json(
-                        [
-                            "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
-                            "links": [
-                                "result": .string("/agents/\(agentID)/results/\(requestID)"), "state": .string("/modules/states/\(requestID)"),
-                            ],
-                        ], status: .accepted)
+                    body["links"] = .object(links.merging(["result": resultLink]) { $1 })
+                    return Problem.json(.object(body), status: .accepted)
                 }
                 await signal.wait(timeout: min(deadline - now, .milliseconds(250)))
             }

@@ -105,7 +105,7 @@ enum OpenAPIDocument {
                         query("agent", "Only this agent", string), query("module", "Only this module", string),
                         query(
                             "state", "Only this state",
-                            ["type": "string", "enum": ["created", "started", "running", "completed", "error", "failed"]]),
+                            ["type": "string", "enum": .array(ModuleStateName.allCases.map { .string($0.rawValue) })]),
                         limit, cursor,
                     ], ok: object(["states": array(ref("State")), "next_cursor": nullableString]), errors: badRequest)
             ],

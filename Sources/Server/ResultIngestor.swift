@@ -28,7 +28,8 @@ final class ResultIngestor: Sendable {
         self.logger = logger
     }
 
-    static let order = ["created": 0, "started": 1, "running": 2, "completed": 3, "error": 3, "failed": 3]
+    /// How far along `state` is (created 0 … terminal 3); nil for a name that is not a state.
+    static func step(_ state: String) -> Int? { ModuleStateName(rawValue: state)?.step }
 
     func run() async {
         var configuration = JetStreamConsumerConfiguration(durableName: "imn-server", filterSubject: Subjects.allResults)
@@ -67,7 +68,7 @@ final class ResultIngestor: Sendable {
     }
 
     func apply(_ message: JetStreamMessage) async {
-        guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)), Self.order[result.state] != nil else {
+        guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)), Self.step(result.state) != nil else {
             logger.warning("unreadable result message dropped", metadata: ["nats.subject": "\(message.subject)"])
             try? message.term()
             return
@@ -79,7 +80,7 @@ final class ResultIngestor: Sendable {
                 span.attributes["messaging.destination.name"] = message.subject
                 span.attributes["imn.request.id"] = result.requestID
                 span.attributes["imn.state"] = result.state
-                if Self.order[result.state] == 3 { try await store(result) }
+                if ModuleStateName(rawValue: result.state)?.isTerminal == true { try await store(result) }
                 try await advance(result)
                 try await message.ackSync()
             }
@@ -120,18 +121,18 @@ final class ResultIngestor: Sendable {
     /// request at version 1, then each transition adds one), and a conflict hands back the
     /// current state to continue from.
     func advance(_ result: ResultMessage) async throws {
-        guard let target = Self.order[result.state] else { return }
+        guard let target = Self.step(result.state) else { return }
         let guessed = previous.withLock { $0[result.requestID] }
         var state = guessed?.state ?? "created"
         var version = guessed?.version ?? 1
         for _ in 0..<10 {
-            let level = Self.order[state] ?? -1
+            let level = Self.step(state) ?? -1
             if level >= target { return }  // already there (a duplicate) or past it (late)
             var next: String
             switch (state, result.state) {
             case ("", _): next = "created"
             case (_, "failed"): next = "failed"  // failed may end any state
-            default: next = level == 2 ? result.state : ["created", "started", "running"][level + 1]
+            default: next = level == 2 ? result.state : ModuleStateName.allCases[level + 1].rawValue
             }
             var set = Imn_Dbos_V1_SetModuleStateRequest()
             set.requestID = result.requestID
@@ -166,7 +167,7 @@ final class ResultIngestor: Sendable {
     /// The last state this replica stored per request (a small cache: a miss costs one conflict).
     func remember(_ requestID: String, state: String, version: Int64) {
         previous.withLock { previous in
-            if Self.order[state] == 3 {
+            if ModuleStateName(rawValue: state)?.isTerminal == true {
                 previous[requestID] = nil
                 return
             }

@@ -14,23 +14,20 @@ enum ServiceRunner {
         let setup = OTLPSetup.fromEnvironment(
             serviceName: service, version: IMNVersion.current,
             instanceID: instanceID ?? service + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16))
-        LoggingSystem.bootstrap { label in
-            var stream = StreamLogHandler.standardError(label: label)
-            stream.logLevel = level
-            guard let otlp = setup.logHandler(label: label, level: level) else { return stream }
-            return MultiplexLogHandler([stream, otlp])
-        }
+        bootstrapLogging(level, also: setup)
         if setup.enabled { InstrumentationSystem.bootstrap(setup.tracer) }
         let logger = Logger(label: "imn.otlp")
         for warning in setup.warnings { logger.warning("\(warning)") }
         return setup
     }
 
-    static func bootstrapLogging(_ level: Logger.Level) {
+    /// Logs to standard error at `level`, and to OTLP as well when `otlp` is given and enabled.
+    static func bootstrapLogging(_ level: Logger.Level, also otlp: OTLPSetup? = nil) {
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            var stream = StreamLogHandler.standardError(label: label)
+            stream.logLevel = level
+            guard let exported = otlp?.logHandler(label: label, level: level) else { return stream }
+            return MultiplexLogHandler([stream, exported])
         }
     }
 

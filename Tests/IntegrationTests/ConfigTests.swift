@@ -7,8 +7,6 @@ import Testing
 /// scripts/check-configs.py for what no such tool checks (component names of the pinned versions,
 /// references, metric names in alerts).
 struct ConfigTests {
-    static let repository = PrometheusTests.repository
-
     static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await offload { try runProgram(executable, arguments) }
     }
@@ -16,7 +14,7 @@ struct ConfigTests {
     @Test(.enabled(if: ServerBinaries.find("docker-compose") != nil, "docker-compose is needed: run scripts/setup"))
     func composeFileIsValid() async throws {
         let compose = try #require(ServerBinaries.find("docker-compose"))
-        let (status, output) = try await Self.run(compose, ["-f", Self.repository.appendingPathComponent("compose.yaml").path, "config", "-q"])
+        let (status, output) = try await Self.run(compose, ["-f", Repository.path("compose.yaml").path, "config", "-q"])
         #expect(status == 0, "\(output)")
     }
 
@@ -24,7 +22,7 @@ struct ConfigTests {
     func collectorDataPrepperAlertsAndComposeReferencesResolve() async throws {
         let (status, output) = try await Self.run(
             ServerBinaries.find("python3") ?? "python3",
-            [Self.repository.appendingPathComponent("scripts/check-configs.py").path, Self.repository.path])
+            [Repository.path("scripts/check-configs.py").path, Repository.root.path])
         #expect(status == 0, "\(output)")
         #expect(output.contains("0 problem(s)"))
     }
@@ -32,11 +30,11 @@ struct ConfigTests {
     @Test(.enabled(if: ServerBinaries.find("promtool") != nil, "promtool (Debian's prometheus) is needed: run scripts/setup"))
     func prometheusConfigurationAndRulesAreValid() async throws {
         let promtool = try #require(ServerBinaries.find("promtool"))
-        let rules = Self.repository.appendingPathComponent("otel/alerts.yml").path
+        let rules = Repository.path("otel/alerts.yml").path
         let checked = try await Self.run(promtool, ["check", "rules", rules])
         #expect(checked.status == 0, "\(checked.output)")
         #expect(checked.output.contains("SUCCESS: 5 rules found"))
-        let configuration = try String(contentsOf: Self.repository.appendingPathComponent("otel/prometheus.yml"), encoding: .utf8)
+        let configuration = try String(contentsOf: Repository.path("otel/prometheus.yml"), encoding: .utf8)
             .replacingOccurrences(of: "/etc/prometheus/alerts.yml", with: rules)
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("imn-prometheus-\(UUID().uuidString).yml")
         try configuration.write(to: file, atomically: true, encoding: .utf8)

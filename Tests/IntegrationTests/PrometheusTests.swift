@@ -11,15 +11,6 @@ import Testing
             && ServerBinaries.find("prometheus") != nil,
         "redis-server, nats-server, prometheus and the built imn binary are needed: run scripts/test"))
 struct PrometheusTests {
-    static let repository: URL = {
-        var directory = URL(fileURLWithPath: #filePath)
-        while directory.path != "/" {
-            directory.deleteLastPathComponent()
-            if FileManager.default.fileExists(atPath: directory.appendingPathComponent("otel/prometheus.yml").path) { return directory }
-        }
-        return URL(fileURLWithPath: ".")
-    }()
-
     @Test func prometheusScrapesServerAndAgentsAndSeesProbeRTTs() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("imn-prom-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
@@ -29,11 +20,11 @@ struct PrometheusTests {
         try await withServer(stack) { _ in
             #expect(await UpTests.agentsAlive(ports[4]))
             // The compose configuration, with loopback targets and a one-second scrape.
-            var configuration = try String(contentsOf: Self.repository.appendingPathComponent("otel/prometheus.yml"), encoding: .utf8)
+            var configuration = try String(contentsOf: Repository.path("otel/prometheus.yml"), encoding: .utf8)
             for (from, to) in [
                 ("server:8000", "127.0.0.1:\(ports[4])"), ("agent_1:9101", "127.0.0.1:\(ports[5])"), ("agent_2:9102", "127.0.0.1:\(ports[6])"),
                 ("scrape_interval: 15s", "scrape_interval: 1s"), ("evaluation_interval: 15s", "evaluation_interval: 1s"),
-                ("/etc/prometheus/alerts.yml", Self.repository.appendingPathComponent("otel/alerts.yml").path),
+                ("/etc/prometheus/alerts.yml", Repository.path("otel/alerts.yml").path),
             ] {
                 #expect(configuration.contains(from), "otel/prometheus.yml no longer has \(from)")
                 configuration = configuration.replacingOccurrences(of: from, with: to)

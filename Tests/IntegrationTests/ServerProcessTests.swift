@@ -14,12 +14,7 @@ struct ServerProcessTests {
         let port = FreePort.next()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        return ServerProcess(
-            name: name, executable: ServerBinaries.imn ?? "imn", port: port, directory: directory,
-            arguments: [
-                "server", "--port", "\(port)", "--nats-url", backends.natsURL, "--dbos-address", backends.dbosAddress, "--server-id", name,
-                "--log-level", "warning",
-            ])
+        return IMNProcesses.server(name: name, port: port, natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, directory: directory)
     }
 
     static func heardAgent(_ server: ServerProcess) async -> Bool {

@@ -26,23 +26,12 @@ struct TraceTests {
                     "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:\(sinkPort.value)", "OTEL_BSP_SCHEDULE_DELAY": "200",
                     "OTEL_BLRP_SCHEDULE_DELAY": "200", "OTEL_METRIC_EXPORT_INTERVAL": "500",
                 ]
-                let imn = ServerBinaries.imn ?? "imn"
                 let (dbosPort, httpPort, agentPort) = (FreePort.next(), FreePort.next(), FreePort.next())
-                let dbos = ServerProcess(
-                    name: "dbos", executable: imn, port: dbosPort, directory: directory,
-                    arguments: ["dbos", "--port", "\(dbosPort)", "--redis-url", redis.redisURL, "--log-level", "warning"], environment: environment)
-                let server = ServerProcess(
-                    name: "server", executable: imn, port: httpPort, directory: directory,
-                    arguments: [
-                        "server", "--port", "\(httpPort)", "--nats-url", nats.natsURL, "--dbos-address", "127.0.0.1:\(dbosPort)", "--log-level",
-                        "warning",
-                    ], environment: environment)
-                let agent = ServerProcess(
-                    name: "agent", executable: imn, port: agentPort, directory: directory,
-                    arguments: [
-                        "agent", "--name", "agent_1", "--id", "agent_1", "--nats-url", nats.natsURL, "--metrics-port", "\(agentPort)", "--state-dir",
-                        directory.appendingPathComponent("agent").path, "--heartbeat-interval", "0.3", "--log-level", "warning",
-                    ], environment: environment)
+                let dbos = IMNProcesses.dbos(port: dbosPort, redisURL: redis.redisURL, directory: directory, environment: environment)
+                let server = IMNProcesses.server(
+                    port: httpPort, natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort)", directory: directory, environment: environment)
+                let agent = IMNProcesses.agent(
+                    metricsPort: agentPort, natsURL: nats.natsURL, directory: directory, heartbeatInterval: 0.3, environment: environment)
                 try await withServer(dbos) { _ in
                     try await withServer(server) { _ in
                         try await withServer(agent) { _ in

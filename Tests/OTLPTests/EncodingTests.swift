@@ -170,15 +170,7 @@ struct EncodingTests {
 
 /// Runs scripts/otlp/decode.py.
 enum OTLPDecodeScript {
-    static let script: String = {
-        var directory = URL(fileURLWithPath: #filePath)
-        while directory.path != "/" {
-            directory.deleteLastPathComponent()
-            let candidate = directory.appendingPathComponent("scripts/otlp/decode.py")
-            if FileManager.default.fileExists(atPath: candidate.path) { return candidate.path }
-        }
-        return "scripts/otlp/decode.py"
-    }()
+    static let script = Repository.path("scripts/otlp/decode.py").path
 
     static let python: String? = ServerBinaries.find("python3")
 

@@ -20,41 +20,40 @@ struct DBOSBench: AsyncParsableCommand {
                 let port = FreePort.next()
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-bench-dbos-\(UUID().uuidString)")
                 try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-                let dbos = ServerProcess(
-                    name: "imn-dbos", executable: imn, port: port, directory: directory,
-                    arguments: ["dbos", "--port", "\(port)", "--redis-url", redis.redisURL, "--log-level", "warning"])
-                try await dbos.start()
-                defer { Task { await dbos.stop() } }
-                let client = try DBOSClient(address: "127.0.0.1:\(port)")
-                let connections = Task { try await client.run() }
-                defer {
-                    client.close()
-                    connections.cancel()
-                }
-                print("appendfsync \(policy): imn dbos on :\(port), redis-server on :\(redis.port)")
-                let health = try await measure(count: 2000, concurrency: 1) { _ in
-                    _ = try await client.health.check(Grpc_Health_V1_HealthCheckRequest())
-                }
-                print("  Health.Check (no Redis), 1 client: \(health)")
-                for concurrency in [1, 16] {
-                    let count = concurrency == 1 ? operations / 8 : operations
-                    let store = try await measure(count: count, concurrency: concurrency) { index in
-                        _ = try await client.storeResult(.bench("store-\(policy)-\(concurrency)-\(index)"))
+                let dbos = IMNProcesses.dbos(port: port, redisURL: redis.redisURL, directory: directory, imn: imn)
+                // Stopped (and its folder removed) when the measurement ends, even if it fails.
+                try await withServer(dbos) { _ in
+                    let client = try DBOSClient(address: "127.0.0.1:\(port)")
+                    let connections = Task { try await client.run() }
+                    defer {
+                        client.close()
+                        connections.cancel()
                     }
-                    print("  StoreResult,    \(concurrency) client(s): \(store)")
-                    let state = try await measure(count: count, concurrency: concurrency) { index in
-                        var request = Imn_Dbos_V1_SetModuleStateRequest()
-                        request.requestID = "state-\(policy)-\(concurrency)-\(index)"
-                        request.agentID = "agent_1"
-                        request.module = "echo_module"
-                        request.state = "created"
-                        request.actor = "bench"
-                        _ = try await client.setModuleState(request)
+                    print("appendfsync \(policy): imn dbos on :\(port), redis-server on :\(redis.port)")
+                    let health = try await measure(count: 2000, concurrency: 1) { _ in
+                        _ = try await client.health.check(Grpc_Health_V1_HealthCheckRequest())
                     }
-                    print("  SetModuleState, \(concurrency) client(s): \(state)")
-                }
-                if let reference = RedisBench.redisBenchmark(port: redis.port, operations: operations, clients: 16, pipeline: 1) {
-                    print("  redis-benchmark -t set -c 16 (no pipelining): \(format(reference)) ops/s")
+                    print("  Health.Check (no Redis), 1 client: \(health)")
+                    for concurrency in [1, 16] {
+                        let count = concurrency == 1 ? operations / 8 : operations
+                        let store = try await measure(count: count, concurrency: concurrency) { index in
+                            _ = try await client.storeResult(.bench("store-\(policy)-\(concurrency)-\(index)"))
+                        }
+                        print("  StoreResult,    \(concurrency) client(s): \(store)")
+                        let state = try await measure(count: count, concurrency: concurrency) { index in
+                            var request = Imn_Dbos_V1_SetModuleStateRequest()
+                            request.requestID = "state-\(policy)-\(concurrency)-\(index)"
+                            request.agentID = "agent_1"
+                            request.module = "echo_module"
+                            request.state = "created"
+                            request.actor = "bench"
+                            _ = try await client.setModuleState(request)
+                        }
+                        print("  SetModuleState, \(concurrency) client(s): \(state)")
+                    }
+                    if let reference = RedisBench.redisBenchmark(port: redis.port, operations: operations, clients: 16, pipeline: 1) {
+                        print("  redis-benchmark -t set -c 16 (no pipelining): \(format(reference)) ops/s")
+                    }
                 }
             }
         }

@@ -29,21 +29,10 @@ struct ServerBench: AsyncParsableCommand {
                 let dbosPort = FreePort.next()
                 let httpPort = FreePort.next()
                 let agentPort = FreePort.next()
-                let dbos = ServerProcess(
-                    name: "imn-dbos", executable: imn, port: dbosPort, directory: directory,
-                    arguments: ["dbos", "--port", "\(dbosPort)", "--redis-url", redis.redisURL, "--log-level", "warning"])
-                let server = ServerProcess(
-                    name: "imn-server", executable: imn, port: httpPort, directory: directory,
-                    arguments: [
-                        "server", "--port", "\(httpPort)", "--nats-url", nats.natsURL, "--dbos-address", "127.0.0.1:\(dbosPort)", "--log-level",
-                        "warning",
-                    ])
-                let agent = ServerProcess(
-                    name: "imn-agent", executable: imn, port: agentPort, directory: directory,
-                    arguments: [
-                        "agent", "--name", "agent_1", "--id", "agent_1", "--nats-url", nats.natsURL, "--metrics-port", "\(agentPort)",
-                        "--state-dir", directory.appendingPathComponent("agent").path, "--heartbeat-interval", "0.5", "--log-level", "warning",
-                    ])
+                let dbos = IMNProcesses.dbos(port: dbosPort, redisURL: redis.redisURL, directory: directory, imn: imn)
+                let server = IMNProcesses.server(
+                    port: httpPort, natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort)", directory: directory, imn: imn)
+                let agent = IMNProcesses.agent(metricsPort: agentPort, natsURL: nats.natsURL, directory: directory, heartbeatInterval: 0.5, imn: imn)
                 // Each process is stopped when the measurement ends, even if it fails.
                 try await withServer(dbos) { _ in
                     try await withServer(server) { _ in

@@ -1,21 +1,4 @@
-/// Where a measurement request stands. The order is fixed:
-/// created → started → running → completed | error | failed, and `failed` (the system gave
-/// up: no agent answered, a timeout) may also end `created` or `started`.
-public enum ModuleStateName: String, Sendable, Hashable, Codable, CaseIterable {
-    case created, started, running, completed, error, failed
-
-    public var isTerminal: Bool { self == .completed || self == .error || self == .failed }
-
-    /// The states this one may move to.
-    public var successors: Set<ModuleStateName> {
-        switch self {
-        case .created: [.started, .failed]
-        case .started: [.running, .failed]
-        case .running: [.completed, .error, .failed]
-        case .completed, .error, .failed: []
-        }
-    }
-}
+@_exported import enum IMNCore.ModuleStateName
 
 /// One transition, as kept in a state's history.
 public struct ModuleStateTransition: Sendable, Hashable, Codable {

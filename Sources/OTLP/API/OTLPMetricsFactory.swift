@@ -25,6 +25,28 @@ public final class OTLPMetricsFactory: MetricsFactory, Sendable {
         case floatingCounter(OTLPFloatingCounter)
         case gauge(OTLPGauge)
         case histogram(OTLPHistogram, unit: String)
+
+        /// Its current value as a one-point metric (nil for a gauge never set).
+        func metric(_ name: String, attributes: [OTLPAttribute], start: UInt64, now: UInt64) -> MetricData? {
+            func sum(_ value: NumberPoint.Value) -> MetricData {
+                MetricData(
+                    name: name,
+                    data: .sum(
+                        [NumberPoint(attributes: attributes, startTimeUnixNano: start, timeUnixNano: now, value: value)], temporality: .cumulative,
+                        monotonic: true))
+            }
+            switch self {
+            case .counter(let counter): return sum(.int(counter.value))
+            case .floatingCounter(let counter): return sum(.double(counter.value))
+            case .gauge(let gauge):
+                guard let value = gauge.value else { return nil }
+                return MetricData(name: name, data: .gauge([NumberPoint(attributes: attributes, timeUnixNano: now, value: .double(value))]))
+            case .histogram(let histogram, let unit):
+                return MetricData(
+                    name: name, unit: unit,
+                    data: .histogram([histogram.point(attributes: attributes, start: start, now: now)], temporality: .cumulative))
+            }
+        }
     }
 
     public init(
@@ -85,46 +107,21 @@ public final class OTLPMetricsFactory: MetricsFactory, Sendable {
     /// Every instrument's current value, cumulative since this factory started.
     public func collect() -> [MetricData] {
         let now = Self.nowNanoseconds()
-        let all = instruments.withLock { $0 }
-        var byName: [String: (kind: Int, unit: String, points: [Any])] = [:]
-        var order: [String] = []
-        for (key, instrument) in all.sorted(by: { ($0.key.label, $0.key.dimensions.joined()) < ($1.key.label, $1.key.dimensions.joined()) }) {
-            var attributes: [OTLPAttribute] = []
-            var index = 0
-            while index + 1 < key.dimensions.count {
-                attributes.append(OTLPAttribute(key.dimensions[index], .string(key.dimensions[index + 1])))
-                index += 2
+        let all = instruments.withLock { $0 }.sorted { ($0.key.label, $0.key.dimensions.joined()) < ($1.key.label, $1.key.dimensions.joined()) }
+        var metrics: [MetricData] = []
+        for (key, instrument) in all {
+            let attributes = stride(from: 0, to: key.dimensions.count - 1, by: 2).map {
+                OTLPAttribute(key.dimensions[$0], .string(key.dimensions[$0 + 1]))
             }
-            let (kind, unit, point): (Int, String, Any)
-            switch instrument {
-            case .counter(let counter):
-                (kind, unit, point) = (
-                    0, "", NumberPoint(attributes: attributes, startTimeUnixNano: startTime, timeUnixNano: now, value: .int(counter.value))
-                )
-            case .floatingCounter(let counter):
-                (kind, unit, point) = (
-                    1, "", NumberPoint(attributes: attributes, startTimeUnixNano: startTime, timeUnixNano: now, value: .double(counter.value))
-                )
-            case .gauge(let gauge):
-                guard let value = gauge.value else { continue }
-                (kind, unit, point) = (2, "", NumberPoint(attributes: attributes, timeUnixNano: now, value: .double(value)))
-            case .histogram(let histogram, let histogramUnit):
-                (kind, unit, point) = (3, histogramUnit, histogram.point(attributes: attributes, start: startTime, now: now))
-            }
-            if byName[key.label] == nil { order.append(key.label) }
-            byName[key.label, default: (kind, unit, [])].points.append(point)
-        }
-        return order.compactMap { name in
-            guard let entry = byName[name] else { return nil }
-            switch entry.kind {
-            case 0, 1:
-                return MetricData(name: name, data: .sum(entry.points.compactMap { $0 as? NumberPoint }, temporality: .cumulative, monotonic: true))
-            case 2: return MetricData(name: name, data: .gauge(entry.points.compactMap { $0 as? NumberPoint }))
-            default:
-                return MetricData(
-                    name: name, unit: entry.unit, data: .histogram(entry.points.compactMap { $0 as? HistogramPoint }, temporality: .cumulative))
+            guard let metric = instrument.metric(key.label, attributes: attributes, start: startTime, now: now) else { continue }
+            // Sorted by label: the points of one metric are next to each other.
+            if let last = metrics.last, let merged = last.adding(metric) {
+                metrics[metrics.count - 1] = merged
+            } else {
+                metrics.append(metric)
             }
         }
+        return metrics
     }
 
     static func nowNanoseconds() -> UInt64 { UInt64(Date().timeIntervalSince1970 * 1e9) }

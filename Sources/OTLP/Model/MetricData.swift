@@ -19,6 +19,22 @@ public struct MetricData: Sendable, Hashable {
         self.unit = unit
         self.data = data
     }
+
+    /// This metric with `other`'s points added, when both are the same metric of the same kind.
+    func adding(_ other: MetricData) -> MetricData? {
+        guard other.name == name else { return nil }
+        var merged = self
+        switch (data, other.data) {
+        case (.gauge(let points), .gauge(let more)): merged.data = .gauge(points + more)
+        case (.sum(let points, let temporality, let monotonic), .sum(let more, let otherTemporality, let otherMonotonic))
+        where temporality == otherTemporality && monotonic == otherMonotonic:
+            merged.data = .sum(points + more, temporality: temporality, monotonic: monotonic)
+        case (.histogram(let points, let temporality), .histogram(let more, let otherTemporality)) where temporality == otherTemporality:
+            merged.data = .histogram(points + more, temporality: temporality)
+        default: return nil
+        }
+        return merged
+    }
 }
 
 /// A gauge or sum point (OTLP `NumberDataPoint`).

@@ -77,7 +77,7 @@ public final class OTLPHTTPExporter: Sendable {
             var reason: String
             switch result {
             case .success(let response) where (200..<300).contains(response.status):
-                if let (rejected, message) = OTLPDecoder.partialSuccess(response.body, signal: signal) {
+                if let (rejected, message) = OTLPDecoder.partialSuccess(response.body) {
                     logger.warning(
                         "collector rejected part of an export",
                         metadata: ["otlp.signal": "\(signal.rawValue)", "otlp.rejected": "\(rejected)", "otlp.message": "\(message)"])

@@ -67,7 +67,7 @@ public enum OTLPDecoder {
 
     /// The `partial_success` of an export response: rejected count and message, nil when unset
     /// (or set to 0 with no message, as the Collector does).
-    public static func partialSuccess(_ bytes: [UInt8], signal: OTLPSignal) -> (rejected: Int64, message: String)? {
+    public static func partialSuccess(_ bytes: [UInt8]) -> (rejected: Int64, message: String)? {
         // The three responses share one shape: field 1 = { int64 rejected = 1; string error_message = 2; }.
         guard
             let response = bytes.withUnsafeBufferPointer({ imn__otlp__export_trace_service_response__unpack(nil, $0.count, $0.baseAddress) })
