@@ -1,13 +1,16 @@
 import CoreMetrics
 import Metrics
 import Prometheus
+import Synchronization
 
-/// The agent's metrics, declared once, with bounded labels (module names, outcomes, address
-/// families; never a target address). Created with a metrics factory so that tests and `main`
-/// choose the backend; `/metrics` serves the Prometheus registry behind it.
+/// The agent's metrics, declared once, with bounded labels: module names, outcomes, address
+/// families, and probe targets capped at `ProbeTargets.limit` distinct values per agent. Created
+/// with a metrics factory so that tests and `main` choose the backend; `/metrics` serves the
+/// Prometheus registry behind it.
 public struct AgentMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: any MetricsFactory
+    let targets = ProbeTargets()
 
     /// `also`: a second backend that sees every metric too (the OTLP one).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also other: (any MetricsFactory)? = nil) {
@@ -40,8 +43,19 @@ public struct AgentMetrics: Sendable {
 
     func natsReconnects(_ total: Int) { Gauge(label: "imn_agent_nats_reconnects", factory: factory).record(total) }
 
+    /// The host's CPU, memory and load (sampled with each heartbeat) and this process's memory.
+    func system(_ sample: SystemStats.Sample) {
+        if let cpu = sample.cpuPercent { Gauge(label: "imn_agent_cpu_ratio", factory: factory).record(cpu / 100) }
+        Gauge(label: "imn_agent_memory_total_bytes", factory: factory).record(sample.memoryTotalBytes)
+        Gauge(label: "imn_agent_memory_used_bytes", factory: factory).record(sample.memoryTotalBytes - sample.memoryAvailableBytes)
+        for (period, value) in zip(["1m", "5m", "15m"], sample.load) {
+            Gauge(label: "imn_agent_load_average", dimensions: [("period", period)], factory: factory).record(value)
+        }
+        if sample.residentBytes > 0 { Gauge(label: "imn_agent_resident_memory_bytes", factory: factory).record(sample.residentBytes) }
+    }
+
     /// For modules: probe figures.
-    public var probes: ProbeRecorder { ProbeRecorder(factory: factory) }
+    public var probes: ProbeRecorder { ProbeRecorder(factory: factory, targets: targets) }
 
     /// The Prometheus text exposition (format 0.0.4).
     public func exposition() -> [UInt8] { registry.emitToBuffer() }
@@ -50,6 +64,7 @@ public struct AgentMetrics: Sendable {
 /// Probe measurements as metrics (OpenSearch indexes span attributes as text; numbers go here).
 public struct ProbeRecorder: Sendable {
     let factory: (any MetricsFactory)?
+    var targets = ProbeTargets()
 
     /// A recorder that drops everything (tests, tools).
     public static let discarding = ProbeRecorder(factory: nil)
@@ -61,10 +76,34 @@ public struct ProbeRecorder: Sendable {
             .recordNanoseconds(duration.nanoseconds)
     }
 
-    /// Loss of the last run, 0…1.
-    public func loss(_ ratio: Double, module: String) {
+    /// The last run to `target` (the host as the user gave it): its loss, 0…1, and its average
+    /// round-trip time when any probe was answered.
+    public func run(module: String, target: String, loss: Double, averageRTT: Duration?) {
         guard let factory else { return }
-        Gauge(label: "imn_agent_probe_loss_ratio", dimensions: [("module", module)], factory: factory).record(ratio)
+        let dimensions = [("module", module), ("target", targets.label(target))]
+        Gauge(label: "imn_agent_probe_loss_ratio", dimensions: dimensions, factory: factory).record(loss)
+        if let averageRTT {
+            Gauge(label: "imn_agent_probe_last_rtt_seconds", dimensions: dimensions, factory: factory)
+                .record(Double(averageRTT.nanoseconds) / 1e9)
+        }
+    }
+}
+
+/// Keeps the `target` label bounded: the first `limit` distinct targets an agent probes keep their
+/// name; later ones are counted under "other" (like OpenTelemetry's cardinality limit).
+final class ProbeTargets: Sendable {
+    static let limit = 200
+    static let overflow = "other"
+    private let seen = Mutex<Set<String>>([])
+
+    func label(_ target: String) -> String {
+        let target = target.lowercased()
+        return seen.withLock { seen in
+            if seen.contains(target) { return target }
+            guard seen.count < Self.limit else { return Self.overflow }
+            seen.insert(target)
+            return target
+        }
     }
 }
 

@@ -92,10 +92,12 @@ public final class AgentRuntime: Service {
             let generation = modules.generation
             if generation != lastGeneration || ContinuousClock.now - lastSent >= configuration.heartbeatInterval {
                 sequence += 1
+                let sample = system.sample()
+                metrics.system(sample)
                 let heartbeat = Heartbeat(
                     agentID: id, name: configuration.name, hostname: hostname, version: IMNVersion.current,
                     startedAtMilliseconds: startedAtMilliseconds, sentAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
-                    sequence: sequence, modules: modules.specs, system: system.sample().json)
+                    sequence: sequence, modules: modules.specs, system: sample.json)
                 do {
                     try connection.publish(Subjects.heartbeat(agent: id), payload: Array(try JSONEncoder().encode(heartbeat)))
                     metrics.heartbeatSent()

@@ -13,6 +13,8 @@ final class SystemStats: Sendable {
         var diskTotalBytes: Int64 = 0
         var diskFreeBytes: Int64 = 0
         var network: [String: (rx: Int64, tx: Int64)] = [:]
+        /// This process's resident memory (not part of `json`, which describes the host).
+        var residentBytes: Int64 = 0
 
         var json: JSONValue {
             var object: [String: JSONValue] = [
@@ -54,6 +56,11 @@ final class SystemStats: Sendable {
             sample.diskFreeBytes = Int64(disk.f_bavail) * Int64(disk.f_frsize)
         }
         sample.network = Self.interfaces()
+        if let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
+            let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int64($0) })
+        {
+            sample.residentBytes = pages * Int64(sysconf(Int32(_SC_PAGESIZE)))
+        }
         return sample
     }
 

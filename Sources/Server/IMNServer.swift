@@ -61,6 +61,7 @@ public final class IMNServer: Service {
                     group.addTask { try await waiters.follow(connection) }
                     group.addTask { try await self.followHeartbeats(connection, dbos: dbos) }
                     group.addTask { await scheduler.run() }
+                    group.addTask { await self.countAgents() }
                     group.addTask { try await app.run() }
                 }
             }
@@ -103,6 +104,15 @@ public final class IMNServer: Service {
             }
         }
         logger.warning("registry not loaded from DBOS; it fills from heartbeats")
+    }
+
+    /// Every second, the alive and dead agents as gauges (for OTLP; `/metrics` counts at each scrape).
+    func countAgents() async {
+        while !Task.isCancelled {
+            let all = registry.all
+            metrics.agents(total: all.count, alive: all.filter(registry.isAlive).count)
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 
     /// Every heartbeat updates the registry and is recorded in DBOS.

@@ -53,6 +53,7 @@ struct DBOSCommand: AsyncParsableCommand {
         configuration.store.idempotencyWindowSeconds = idempotencyWindow
         configuration.store.maxEvents = maxEvents
         configuration.store.serverID = serverID ?? "dbos-\(ProcessInfo.processInfo.hostName)"
+        if telemetry.enabled { configuration.metrics = telemetry.metrics }
         let server = DBOSServer(configuration: configuration, logger: logger)
         try await ServiceRunner.run([server], telemetry: telemetry, logger: logger)
     }

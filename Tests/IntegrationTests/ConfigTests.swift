@@ -5,7 +5,8 @@ import Testing
 /// The files people with Docker run: compose.yaml, the Collector and Data Prepper configs, the
 /// Prometheus configuration and rules, each checked by the tool that will read it, plus
 /// scripts/check-configs.py for what no such tool checks (component names of the pinned versions,
-/// references, metric names in alerts).
+/// references, metric names in alerts) and scripts/check-dashboards.py for the saved objects in
+/// dashboards/ (UpTests runs it again against the telemetry a running stack exports).
 struct ConfigTests {
     static func run(_ executable: String, _ arguments: [String]) async throws -> (status: Int32, output: String) {
         try await offload { try runProgram(executable, arguments) }
@@ -25,6 +26,14 @@ struct ConfigTests {
             [Repository.path("scripts/check-configs.py").path, Repository.root.path])
         #expect(status == 0, "\(output)")
         #expect(output.contains("0 problem(s)"))
+    }
+
+    @Test(.enabled(if: ServerBinaries.find("python3") != nil, "python3 is needed: run scripts/setup"))
+    func dashboardsParseReferencesResolveAndMetricsExist() async throws {
+        let (status, output) = try await Self.run(
+            ServerBinaries.find("python3") ?? "python3", [Repository.path("scripts/check-dashboards.py").path, Repository.root.path])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("0 problems"))
     }
 
     @Test(.enabled(if: ServerBinaries.find("promtool") != nil, "promtool (Debian's prometheus) is needed: run scripts/setup"))

@@ -1,4 +1,5 @@
 import Foundation
+import IMNCore
 import IMNTestSupport
 import OTLP
 import OTLPSink
@@ -59,13 +60,30 @@ struct UpTests {
             "POST", port: server, path: "/agent/agent_2/ping_module?wait=10", body: #"{"host":"127.0.0.1","count":2,"interval":0.05}"#,
             headers: ["Idempotency-Key": "up-ping"])
         #expect(ping.json?["result"]?["received"] == 2, "\(ping.body)")
+        let tcping = try await HTTP.request(
+            "POST", port: server, path: "/agent/agent_1/tcping?wait=10", body: #"{"host":"127.0.0.1","port":\#(server),"count":2,"interval":0.05}"#)
+        #expect(tcping.json?["result"]?["connected"] == 2, "\(tcping.body)")
+        let wanted: Set = ["imn_agent_probe_last_rtt_seconds", "imn_agent_cpu_ratio", "imn_agent_load_average", "imn_server_agents"]
         #expect(
             await eventually(timeout: .seconds(15)) {
                 let items = sink.items
                 let spans = Set(items.compactMap { if case .span = $0 { $0.serviceName } else { nil } })
                 let metrics = Set(items.compactMap { if case .metric = $0 { $0.serviceName } else { nil } })
-                return spans == ["imn-server", "imn-agent", "imn-dbos"] && metrics.isSuperset(of: ["imn-server", "imn-agent"])
-            }, "traces from all three services and metrics from server and agents")
+                let names = Set(items.compactMap { if case .metric(let metric, _) = $0 { metric.name } else { nil } })
+                return spans == ["imn-server", "imn-agent", "imn-dbos"] && metrics == ["imn-server", "imn-agent", "imn-dbos"]
+                    && names.isSuperset(of: wanted)
+            }, "traces and metrics from all three services")
+
+        // Every field the dashboards chart is one this stack exported.
+        let telemetry = data.appendingPathComponent("telemetry.ndjson")
+        let lines = sink.items.map { String(decoding: (try? JSONEncoder().encode($0.json)) ?? Data(), as: UTF8.self) }
+        try (lines.joined(separator: "\n") + "\n").write(to: telemetry, atomically: true, encoding: .utf8)
+        let checked = try await offload {
+            try runProgram(
+                ServerBinaries.find("python3") ?? "python3",
+                [Repository.path("scripts/check-dashboards.py").path, Repository.root.path, "--telemetry", telemetry.path])
+        }
+        #expect(checked.status == 0, "\(checked.output)")
 
         await first.terminate()  // SIGTERM: everything stops in reverse order
         for port in ports { #expect(!FreePort.isAccepting(port), "port \(port) still answers after imn up stopped") }

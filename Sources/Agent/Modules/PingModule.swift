@@ -39,7 +39,10 @@ public struct PingModule: MeasurementModule {
             cancelled.set()
         }
         for rtt in result.rtts.compactMap({ $0 }) { context.metrics.rtt(rtt, module: spec.name, family: result.address.family) }
-        context.metrics.loss(result.loss, module: spec.name)
+        let answered = result.rtts.compactMap { $0 }
+        context.metrics.run(
+            module: spec.name, target: host, loss: result.loss,
+            averageRTT: answered.isEmpty ? nil : answered.reduce(.zero, +) / answered.count)
         return result.json(host: host)
     }
 }

@@ -42,7 +42,9 @@ public struct TCPingModule: MeasurementModule {
             if let detail = attempt.detail { entry["detail"] = .string(detail) }
             attempts.append(.object(entry))
         }
-        context.metrics.loss(Double(count - times.count) / Double(count), module: spec.name)
+        context.metrics.run(
+            module: spec.name, target: "\(host):\(port)", loss: Double(count - times.count) / Double(count),
+            averageRTT: times.isEmpty ? nil : .nanoseconds(Int64(times.reduce(0, +) / Double(times.count) * 1e6)))
         var output: [String: JSONValue] = [
             "host": .string(host), "address": .string(address.text), "port": .number(Double(port)), "attempts": .array(attempts),
             "sent": .number(Double(count)), "connected": .number(Double(times.count)),

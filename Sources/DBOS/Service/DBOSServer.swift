@@ -1,3 +1,4 @@
+import CoreMetrics
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -16,6 +17,9 @@ public final class DBOSServer: Service {
         public var store = DBOSStoreConfiguration()
         /// How often Redis is pinged for the health status.
         public var healthInterval: Duration = .seconds(1)
+        /// Where the per-call metrics go (`imn_dbos_rpcs_total`, `imn_dbos_rpc_duration_seconds`);
+        /// nil records none.
+        public var metrics: (any MetricsFactory)?
 
         public init() {}
     }
@@ -42,7 +46,8 @@ public final class DBOSServer: Service {
         transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: .plaintext)
         server = GRPCServer(
-            transport: transport, services: [DBOSService(store: store, logger: logger), health], interceptors: [ServerTracingInterceptor()])
+            transport: transport, services: [DBOSService(store: store, logger: logger), health],
+            interceptors: [ServerTracingInterceptor()] + (configuration.metrics.map { [ServerMetricsInterceptor(factory: $0)] } ?? []))
     }
 
     /// The port the server listens on, once it does.
