@@ -1,10 +1,11 @@
-import Agent
 import Foundation
 import IMNCore
 import IMNTestSupport
 import Logging
 import NATSClient
 import Testing
+
+@testable import Agent
 
 @Suite(.enabled(if: ServerBinaries.natsAvailable, "nats-server is not installed: run scripts/setup"))
 struct AgentResilienceTests {
@@ -122,11 +123,26 @@ struct AgentResilienceTests {
             }
             #expect(body.contains("imn_agent_module_runs_total{module=\"tcping\",outcome=\"completed\"} 1"))
             #expect(body.contains("imn_agent_probe_rtt_seconds_count{module=\"tcping\",family=\"ipv4\"} 2"))
+            #expect(body.contains("imn_agent_probe_loss_ratio{module=\"tcping\",target=\"127.0.0.1:\(listener.port)\"} 0.0"), "\(body)")
+            #expect(body.contains("imn_agent_probe_last_rtt_seconds{module=\"tcping\",target=\"127.0.0.1:\(listener.port)\"}"))
             #expect(body.contains("imn_agent_heartbeats_sent_total"))
+            #expect(body.contains("imn_agent_memory_total_bytes"))
+            #expect(body.contains("imn_agent_load_average{period=\"1m\"}"))
+            #expect(body.contains("imn_agent_resident_memory_bytes"))
             #expect(body.contains("imn_agent_outbox_depth"))
             #expect(body.contains("imn_agent_nats_connected 1"))
             #expect(try await LoopbackHTTP.request("GET", port: port.value, path: "/health").body.contains("\"agent_id\":\"agent_m\""))
             await connection.close()
         }
+    }
+}
+
+@Suite struct ProbeTargetTests {
+    @Test func targetLabelsAreCappedAndCaseInsensitive() {
+        let targets = ProbeTargets()
+        #expect(targets.label("Example.ORG") == "example.org")
+        for n in 1..<ProbeTargets.limit { #expect(targets.label("host-\(n)") == "host-\(n)") }
+        #expect(targets.label("one-too-many") == ProbeTargets.overflow)
+        #expect(targets.label("example.org") == "example.org", "a target seen before keeps its label")
     }
 }
