@@ -45,6 +45,23 @@ public final class RedisClient: Sendable {
         return try reply.unwrapped()
     }
 
+    /// Runs `script` once per call, all in one pipeline on one connection: one round trip for the
+    /// lot. Replies come back in call order, a failed call as its `.error` reply (the others still
+    /// run); a call answered NOSCRIPT is sent again after the script is loaded. Throws only when
+    /// the connection fails.
+    public func evaluate(_ script: RedisScript, calls: [RedisScriptCall]) async throws(RedisError) -> [RedisReply] {
+        guard !calls.isEmpty else { return [] }
+        let connection = connection()
+        let commands = calls.map { RedisCommand(["EVALSHA", RedisArgument(script.sha1), RedisArgument($0.keys.count)] + $0.keys + $0.arguments) }
+        var replies = try await connection.pipeline(commands)
+        let missing = replies.indices.filter { if case .error(let message) = replies[$0] { message.hasPrefix("NOSCRIPT") } else { false } }
+        if !missing.isEmpty {
+            let retried = try await connection.pipeline([RedisCommand("SCRIPT", "LOAD", RedisArgument(script.source))] + missing.map { commands[$0] })
+            for (index, reply) in zip(missing, retried.dropFirst()) { replies[index] = reply }
+        }
+        return replies
+    }
+
     /// A connection of the pool for a sequence that must stay on one connection.
     /// Blocking commands (`BLMOVE`, `XREAD BLOCK`) belong on a dedicated ``RedisConnection`` instead.
     public func connection() -> RedisConnection {

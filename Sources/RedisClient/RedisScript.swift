@@ -10,3 +10,14 @@ public struct RedisScript: Sendable, Hashable {
         self.sha1 = SHA1.hexDigest(Array(source.utf8))
     }
 }
+
+/// The keys and arguments of one run of a script, for ``RedisClient/evaluate(_:calls:)``.
+public struct RedisScriptCall: Sendable {
+    public var keys: [RedisArgument]
+    public var arguments: [RedisArgument]
+
+    public init(keys: [RedisArgument], arguments: [RedisArgument]) {
+        self.keys = keys
+        self.arguments = arguments
+    }
+}

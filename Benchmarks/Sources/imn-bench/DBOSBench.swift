@@ -50,6 +50,20 @@ struct DBOSBench: AsyncParsableCommand {
                             _ = try await client.setModuleState(request)
                         }
                         print("  SetModuleState, \(concurrency) client(s): \(state)")
+                        let grouped = try await measure(count: count, concurrency: concurrency) { index in
+                            _ = try await client.storeResultInBatch(.bench("grouped-\(policy)-\(concurrency)-\(index)"))
+                        }
+                        print("  StoreResult by group commit (StoreResults),       \(concurrency) client(s): \(grouped)")
+                        let groupedStates = try await measure(count: count, concurrency: concurrency) { index in
+                            var request = Imn_Dbos_V1_SetModuleStateRequest()
+                            request.requestID = "grouped-state-\(policy)-\(concurrency)-\(index)"
+                            request.agentID = "agent_1"
+                            request.module = "echo_module"
+                            request.state = "created"
+                            request.actor = "bench"
+                            _ = try await client.setModuleStateInBatch(request)
+                        }
+                        print("  SetModuleState by group commit (SetModuleStates), \(concurrency) client(s): \(groupedStates)")
                     }
                     if let reference = RedisBench.redisBenchmark(port: redis.port, operations: operations, clients: 16, pipeline: 1) {
                         print("  redis-benchmark -t set -c 16 (no pipelining): \(format(reference)) ops/s")

@@ -81,3 +81,56 @@ extension DBOSClient {
         try await dbos.getEvents(request, options: options(idempotent: true))
     }
 }
+
+// Batches: StoreResults is idempotent (every item is); SetModuleStates is not.
+extension DBOSClient {
+    public func storeResults(_ request: Imn_Dbos_V1_StoreResultsRequest) async throws -> Imn_Dbos_V1_StoreResultsResponse {
+        try await dbos.storeResults(request, options: options(idempotent: true))
+    }
+
+    public func setModuleStates(_ request: Imn_Dbos_V1_SetModuleStatesRequest) async throws -> Imn_Dbos_V1_SetModuleStatesResponse {
+        try await dbos.setModuleStates(request, options: options(idempotent: false))
+    }
+
+    /// StoreResult by group commit (``DBOSBatcher``): the same reply or error as ``storeResult(_:)``.
+    public func storeResultInBatch(_ request: Imn_Dbos_V1_StoreResultRequest) async throws -> Imn_Dbos_V1_StoreResultResponse {
+        try await resultBatcher.submit(request)
+    }
+
+    /// SetModuleState by group commit (``DBOSBatcher``): the same reply or error as ``setModuleState(_:)``.
+    public func setModuleStateInBatch(_ request: Imn_Dbos_V1_SetModuleStateRequest) async throws -> Imn_Dbos_V1_ModuleState {
+        try await stateBatcher.submit(request)
+    }
+
+    static func makeResultBatcher(_ client: DBOSClient) -> DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse> {
+        DBOSBatcher(size: { $0.result.payload.count + 512 }) { [weak client] items in
+            guard let client else { throw RPCError(code: .unavailable, message: "the DBOS client is gone") }
+            var request = Imn_Dbos_V1_StoreResultsRequest()
+            request.items = items
+            return try await client.storeResults(request).items.map { item in
+                item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.response)
+            }
+        }
+    }
+
+    static func makeStateBatcher(_ client: DBOSClient) -> DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState> {
+        DBOSBatcher(size: { $0.detail.utf8.count + 256 }) { [weak client] items in
+            guard let client else { throw RPCError(code: .unavailable, message: "the DBOS client is gone") }
+            var request = Imn_Dbos_V1_SetModuleStatesRequest()
+            request.items = items
+            return try await client.setModuleStates(request).items.map { item in
+                item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.state)
+            }
+        }
+    }
+
+    /// The error a single call would have thrown for this item status.
+    static func rpcError(_ status: Imn_Dbos_V1_ItemStatus) -> RPCError {
+        var metadata = Metadata()
+        if status.hasCurrent, let bytes = try? status.current.serializedBytes() as [UInt8] {
+            metadata.addBinary(bytes, forKey: currentStateMetadataKey)
+        }
+        return RPCError(
+            code: Status.Code(rawValue: Int(status.code)).flatMap { RPCError.Code($0) } ?? .unknown, message: status.message, metadata: metadata)
+    }
+}

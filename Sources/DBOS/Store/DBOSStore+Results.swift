@@ -4,6 +4,18 @@ extension DBOSStore {
     /// Stores a result once. The request id is the idempotency key: a second store of the same
     /// id stores nothing and returns the first record with `duplicate == true`.
     public func storeResult(_ result: StoredResult) async throws(DBOSError) -> (result: StoredResult, duplicate: Bool) {
+        let call = try storeCall(result)
+        return try Self.storeOutcome(try await run(ResultScripts.store, keys: call.keys, arguments: call.arguments), result.requestID)
+    }
+
+    /// Many ``storeResult(_:)`` calls in one Redis round trip; each outcome at its result's position.
+    public func storeResults(_ results: [StoredResult]) async -> [Result<(result: StoredResult, duplicate: Bool), DBOSError>] {
+        await runBatch(ResultScripts.store, results.map { result in Result { () throws(DBOSError) in try storeCall(result) } }) {
+            (reply, index) throws(DBOSError) in try Self.storeOutcome(reply, results[index].requestID)
+        }
+    }
+
+    func storeCall(_ result: StoredResult) throws(DBOSError) -> RedisScriptCall {
         try Self.validateID(result.requestID, "request id")
         try Self.validateID(result.agentID, "agent id")
         try Self.validateID(result.module, "module")
@@ -23,13 +35,15 @@ extension DBOSStore {
             ("module_revision", RedisArgument(result.metadata.moduleRevision)),
             ("ingest_source", RedisArgument(result.metadata.ingestSource)),
         ]
-        let reply = try await run(
-            ResultScripts.store,
+        return RedisScriptCall(
             keys: [keys.result(result.requestID), keys.resultMarker(result.requestID), keys.agentResults(result.agentID), keys.events],
             arguments: [
                 RedisArgument(result.requestID), RedisArgument(configuration.idempotencyWindowSeconds), RedisArgument(configuration.maxEvents),
                 RedisArgument(configuration.serverID),
             ] + fields.flatMap { [RedisArgument($0.0), $0.1] })
+    }
+
+    static func storeOutcome(_ reply: RedisReply, _ requestID: String) throws(DBOSError) -> (result: StoredResult, duplicate: Bool) {
         guard let parts = reply.array, parts.count == 2, let outcome = parts[0].text else {
             throw DBOSError(.internalError, "unexpected reply from the result script")
         }
@@ -38,7 +52,7 @@ extension DBOSStore {
             guard let stored = Self.storedResult(from: parts[1].hash) else { throw DBOSError(.internalError, "result script returned no record") }
             return (stored, outcome == "duplicate")
         case "deleted":
-            throw DBOSError(.alreadyExists, "result \(result.requestID) was stored and then deleted; it is not stored again")
+            throw DBOSError(.alreadyExists, "result \(requestID) was stored and then deleted; it is not stored again")
         default:
             throw DBOSError(.internalError, "unexpected outcome \(outcome) from the result script")
         }

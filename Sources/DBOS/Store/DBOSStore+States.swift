@@ -9,18 +9,36 @@ extension DBOSStore {
         requestID: String, agentID: String, module: String, state: ModuleStateName, expectedVersion: Int64,
         actor: String, detail: String = ""
     ) async throws(DBOSError) -> ModuleState {
-        try Self.validateID(requestID, "request id")
-        try Self.validateID(agentID, "agent id")
-        try Self.validateID(module, "module")
-        guard expectedVersion >= 0 else { throw DBOSError(.invalidArgument, "expected version must not be negative") }
-        guard detail.utf8.count <= 64 * 1024 else { throw DBOSError(.invalidArgument, "detail is longer than 64 KiB") }
-        let reply = try await run(
-            StateScripts.set,
-            keys: [keys.state(requestID), keys.stateLog(requestID), keys.states, keys.events],
+        let change = ModuleStateChange(
+            requestID: requestID, agentID: agentID, module: module, state: state, expectedVersion: expectedVersion, actor: actor, detail: detail)
+        let call = try stateCall(change)
+        return try Self.stateOutcome(try await run(StateScripts.set, keys: call.keys, arguments: call.arguments), change)
+    }
+
+    /// Many ``setModuleState(requestID:agentID:module:state:expectedVersion:actor:detail:)`` calls
+    /// in one Redis round trip, applied in order; each outcome at its change's position.
+    public func setModuleStates(_ changes: [ModuleStateChange]) async -> [Result<ModuleState, DBOSError>] {
+        await runBatch(StateScripts.set, changes.map { change in Result { () throws(DBOSError) in try stateCall(change) } }) {
+            (reply, index) throws(DBOSError) in try Self.stateOutcome(reply, changes[index])
+        }
+    }
+
+    func stateCall(_ change: ModuleStateChange) throws(DBOSError) -> RedisScriptCall {
+        try Self.validateID(change.requestID, "request id")
+        try Self.validateID(change.agentID, "agent id")
+        try Self.validateID(change.module, "module")
+        guard change.expectedVersion >= 0 else { throw DBOSError(.invalidArgument, "expected version must not be negative") }
+        guard change.detail.utf8.count <= 64 * 1024 else { throw DBOSError(.invalidArgument, "detail is longer than 64 KiB") }
+        return RedisScriptCall(
+            keys: [keys.state(change.requestID), keys.stateLog(change.requestID), keys.states, keys.events],
             arguments: [
-                RedisArgument(requestID), RedisArgument(agentID), RedisArgument(module), RedisArgument(state.rawValue),
-                RedisArgument(expectedVersion), RedisArgument(actor), RedisArgument(detail), RedisArgument(configuration.maxEvents),
+                RedisArgument(change.requestID), RedisArgument(change.agentID), RedisArgument(change.module), RedisArgument(change.state.rawValue),
+                RedisArgument(change.expectedVersion), RedisArgument(change.actor), RedisArgument(change.detail),
+                RedisArgument(configuration.maxEvents),
             ])
+    }
+
+    static func stateOutcome(_ reply: RedisReply, _ change: ModuleStateChange) throws(DBOSError) -> ModuleState {
         guard let parts = reply.array, parts.count == 2, let outcome = parts[0].text else {
             throw DBOSError(.internalError, "unexpected reply from the state script: \(reply)")
         }
@@ -31,13 +49,14 @@ extension DBOSStore {
             return current
         case "aborted":
             throw DBOSError(
-                .aborted, "version conflict on \(requestID): expected \(expectedVersion), current is \(current?.version ?? 0)",
+                .aborted, "version conflict on \(change.requestID): expected \(change.expectedVersion), current is \(current?.version ?? 0)",
                 currentState: current)
         case "illegal":
             let from = current.map { "\($0.state.rawValue)" } ?? "nothing"
-            throw DBOSError(.failedPrecondition, "illegal transition \(from) → \(state.rawValue) for \(requestID)", currentState: current)
+            throw DBOSError(
+                .failedPrecondition, "illegal transition \(from) → \(change.state.rawValue) for \(change.requestID)", currentState: current)
         case "notfound":
-            throw DBOSError(.notFound, "no state for request \(requestID)")
+            throw DBOSError(.notFound, "no state for request \(change.requestID)")
         default:
             throw DBOSError(.internalError, "unexpected outcome \(outcome) from the state script")
         }
@@ -84,5 +103,29 @@ extension DBOSStore {
             requestID: fields.text("request_id"), agentID: fields.text("agent_id"), module: fields.text("module"), state: state,
             version: fields.int("version"), createdAtMilliseconds: fields.int("created_ms"), updatedAtMilliseconds: fields.int("updated_ms"),
             actor: fields.text("actor"), detail: fields.text("detail"))
+    }
+}
+
+/// One change of a module state, as ``DBOSStore/setModuleStates(_:)`` takes it.
+public struct ModuleStateChange: Sendable {
+    public var requestID: String
+    public var agentID: String
+    public var module: String
+    public var state: ModuleStateName
+    /// The version the caller read; 0 creates the state.
+    public var expectedVersion: Int64
+    public var actor: String
+    public var detail: String
+
+    public init(
+        requestID: String, agentID: String, module: String, state: ModuleStateName, expectedVersion: Int64, actor: String, detail: String = ""
+    ) {
+        self.requestID = requestID
+        self.agentID = agentID
+        self.module = module
+        self.state = state
+        self.expectedVersion = expectedVersion
+        self.actor = actor
+        self.detail = detail
     }
 }

@@ -30,6 +30,35 @@ public struct DBOSStore: Sendable {
         }
     }
 
+    /// Runs `script` for every call that was prepared without error, in one pipeline, and reads
+    /// each reply with `outcome`; a call whose preparation failed keeps that error, and when the
+    /// connection fails every call gets its error.
+    func runBatch<T>(
+        _ script: RedisScript, _ calls: [Result<RedisScriptCall, DBOSError>],
+        outcome: (RedisReply, Int) throws(DBOSError) -> T
+    ) async -> [Result<T, DBOSError>] {
+        let ready = calls.indices.compactMap { index in (try? calls[index].get()).map { (index, $0) } }
+        var outcomes: [Result<T, DBOSError>] = calls.map { call in
+            switch call {
+            case .failure(let error): .failure(error)
+            case .success: .failure(DBOSError(.internalError, "not run"))
+            }
+        }
+        do {
+            let replies = try await Self.traced("EVALSHA") { try await redis.evaluate(script, calls: ready.map(\.1)) }
+            for ((index, _), reply) in zip(ready, replies) {
+                outcomes[index] = Result { () throws(DBOSError) in
+                    let value: RedisReply
+                    do { value = try reply.unwrapped() } catch { throw Self.map(any: error) }
+                    return try outcome(value, index)
+                }
+            }
+        } catch {
+            for (index, _) in ready { outcomes[index] = .failure(Self.map(any: error)) }
+        }
+        return outcomes
+    }
+
     func send(_ command: RedisCommand) async throws(DBOSError) -> RedisReply {
         do {
             return try await Self.traced(command.name) { try await redis.send(command) }

@@ -273,6 +273,32 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "SetModuleStates" metadata.
+        public enum SetModuleStates: Sendable {
+            /// Request type for "SetModuleStates".
+            public typealias Input = Imn_Dbos_V1_SetModuleStatesRequest
+            /// Response type for "SetModuleStates".
+            public typealias Output = Imn_Dbos_V1_SetModuleStatesResponse
+            /// Descriptor for "SetModuleStates".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "imn.dbos.v1.DBOS"),
+                method: "SetModuleStates",
+                type: .unary
+            )
+        }
+        /// Namespace for "StoreResults" metadata.
+        public enum StoreResults: Sendable {
+            /// Request type for "StoreResults".
+            public typealias Input = Imn_Dbos_V1_StoreResultsRequest
+            /// Response type for "StoreResults".
+            public typealias Output = Imn_Dbos_V1_StoreResultsResponse
+            /// Descriptor for "StoreResults".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "imn.dbos.v1.DBOS"),
+                method: "StoreResults",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "imn.dbos.v1.DBOS" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             RegisterAgent.descriptor,
@@ -293,7 +319,9 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
             AckTask.descriptor,
             NackTask.descriptor,
             ListDeadLetters.descriptor,
-            GetEvents.descriptor
+            GetEvents.descriptor,
+            SetModuleStates.descriptor,
+            StoreResults.descriptor
         ]
     }
 }
@@ -589,6 +617,41 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_GetEventsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_GetEventsResponse>
+
+        /// Handle the "SetModuleStates" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many SetModuleState / StoreResult calls in one (group commit): each item is applied exactly
+        /// > as its own call would be, in order, each atomically, all in one Redis round trip, and is
+        /// > answered at the same position with its own status (one item failing leaves the others
+        /// > applied). At most 1,000 items. StoreResults is idempotent like StoreResult.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_SetModuleStatesRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_SetModuleStatesResponse` messages.
+        func setModuleStates(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_SetModuleStatesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_SetModuleStatesResponse>
+
+        /// Handle the "StoreResults" method.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_StoreResultsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_StoreResultsResponse` messages.
+        func storeResults(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_StoreResultsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultsResponse>
     }
 
     /// Service protocol for the "imn.dbos.v1.DBOS" service.
@@ -868,6 +931,41 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.ServerRequest<Imn_Dbos_V1_GetEventsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_GetEventsResponse>
+
+        /// Handle the "SetModuleStates" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many SetModuleState / StoreResult calls in one (group commit): each item is applied exactly
+        /// > as its own call would be, in order, each atomically, all in one Redis round trip, and is
+        /// > answered at the same position with its own status (one item failing leaves the others
+        /// > applied). At most 1,000 items. StoreResults is idempotent like StoreResult.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_SetModuleStatesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Imn_Dbos_V1_SetModuleStatesResponse` message.
+        func setModuleStates(
+            request: GRPCCore.ServerRequest<Imn_Dbos_V1_SetModuleStatesRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_SetModuleStatesResponse>
+
+        /// Handle the "StoreResults" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_StoreResultsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Imn_Dbos_V1_StoreResultsResponse` message.
+        func storeResults(
+            request: GRPCCore.ServerRequest<Imn_Dbos_V1_StoreResultsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_StoreResultsResponse>
     }
 
     /// Simple service protocol for the "imn.dbos.v1.DBOS" service.
@@ -1145,6 +1243,41 @@ extension Imn_Dbos_V1_DBOS {
             request: Imn_Dbos_V1_GetEventsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Imn_Dbos_V1_GetEventsResponse
+
+        /// Handle the "SetModuleStates" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many SetModuleState / StoreResult calls in one (group commit): each item is applied exactly
+        /// > as its own call would be, in order, each atomically, all in one Redis round trip, and is
+        /// > answered at the same position with its own status (one item failing leaves the others
+        /// > applied). At most 1,000 items. StoreResults is idempotent like StoreResult.
+        ///
+        /// - Parameters:
+        ///   - request: A `Imn_Dbos_V1_SetModuleStatesRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Imn_Dbos_V1_SetModuleStatesResponse` to respond with.
+        func setModuleStates(
+            request: Imn_Dbos_V1_SetModuleStatesRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Imn_Dbos_V1_SetModuleStatesResponse
+
+        /// Handle the "StoreResults" method.
+        ///
+        /// - Parameters:
+        ///   - request: A `Imn_Dbos_V1_StoreResultsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Imn_Dbos_V1_StoreResultsResponse` to respond with.
+        func storeResults(
+            request: Imn_Dbos_V1_StoreResultsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Imn_Dbos_V1_StoreResultsResponse
     }
 }
 
@@ -1361,6 +1494,28 @@ extension Imn_Dbos_V1_DBOS.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Imn_Dbos_V1_DBOS.Method.SetModuleStates.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_SetModuleStatesRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_SetModuleStatesResponse>(),
+            handler: { request, context in
+                try await self.setModuleStates(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Imn_Dbos_V1_DBOS.Method.StoreResults.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_StoreResultsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_StoreResultsResponse>(),
+            handler: { request, context in
+                try await self.storeResults(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -1570,6 +1725,28 @@ extension Imn_Dbos_V1_DBOS.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_GetEventsResponse> {
         let response = try await self.getEvents(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func setModuleStates(
+        request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_SetModuleStatesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_SetModuleStatesResponse> {
+        let response = try await self.setModuleStates(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func storeResults(
+        request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_StoreResultsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultsResponse> {
+        let response = try await self.storeResults(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -1820,6 +1997,32 @@ extension Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_GetEventsResponse> {
         return GRPCCore.ServerResponse<Imn_Dbos_V1_GetEventsResponse>(
             message: try await self.getEvents(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func setModuleStates(
+        request: GRPCCore.ServerRequest<Imn_Dbos_V1_SetModuleStatesRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_SetModuleStatesResponse> {
+        return GRPCCore.ServerResponse<Imn_Dbos_V1_SetModuleStatesResponse>(
+            message: try await self.setModuleStates(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func storeResults(
+        request: GRPCCore.ServerRequest<Imn_Dbos_V1_StoreResultsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_StoreResultsResponse> {
+        return GRPCCore.ServerResponse<Imn_Dbos_V1_StoreResultsResponse>(
+            message: try await self.storeResults(
                 request: request.message,
                 context: context
             ),
@@ -2200,6 +2403,51 @@ extension Imn_Dbos_V1_DBOS {
             deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_GetEventsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_GetEventsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "SetModuleStates" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many SetModuleState / StoreResult calls in one (group commit): each item is applied exactly
+        /// > as its own call would be, in order, each atomically, all in one Redis round trip, and is
+        /// > answered at the same position with its own status (one item failing leaves the others
+        /// > applied). At most 1,000 items. StoreResults is idempotent like StoreResult.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_SetModuleStatesRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_SetModuleStatesRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_SetModuleStatesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func setModuleStates<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_SetModuleStatesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_SetModuleStatesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_SetModuleStatesResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_SetModuleStatesResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "StoreResults" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_StoreResultsRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_StoreResultsRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_StoreResultsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func storeResults<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_StoreResultsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_StoreResultsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_StoreResultsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_StoreResultsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -2792,6 +3040,73 @@ extension Imn_Dbos_V1_DBOS {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "SetModuleStates" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many SetModuleState / StoreResult calls in one (group commit): each item is applied exactly
+        /// > as its own call would be, in order, each atomically, all in one Redis round trip, and is
+        /// > answered at the same position with its own status (one item failing leaves the others
+        /// > applied). At most 1,000 items. StoreResults is idempotent like StoreResult.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_SetModuleStatesRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_SetModuleStatesRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_SetModuleStatesResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func setModuleStates<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_SetModuleStatesRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_SetModuleStatesRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_SetModuleStatesResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_SetModuleStatesResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Imn_Dbos_V1_DBOS.Method.SetModuleStates.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "StoreResults" method.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_StoreResultsRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_StoreResultsRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_StoreResultsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func storeResults<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_StoreResultsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_StoreResultsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_StoreResultsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_StoreResultsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Imn_Dbos_V1_DBOS.Method.StoreResults.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -3272,6 +3587,63 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_GetEventsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_GetEventsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetModuleStates" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many SetModuleState / StoreResult calls in one (group commit): each item is applied exactly
+    /// > as its own call would be, in order, each atomically, all in one Redis round trip, and is
+    /// > answered at the same position with its own status (one item failing leaves the others
+    /// > applied). At most 1,000 items. StoreResults is idempotent like StoreResult.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Imn_Dbos_V1_SetModuleStatesRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setModuleStates<Result>(
+        request: GRPCCore.ClientRequest<Imn_Dbos_V1_SetModuleStatesRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_SetModuleStatesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.setModuleStates(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_SetModuleStatesRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_SetModuleStatesResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StoreResults" method.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Imn_Dbos_V1_StoreResultsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func storeResults<Result>(
+        request: GRPCCore.ClientRequest<Imn_Dbos_V1_StoreResultsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_StoreResultsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.storeResults(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_StoreResultsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_StoreResultsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -3830,6 +4202,71 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             metadata: metadata
         )
         return try await self.getEvents(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "SetModuleStates" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many SetModuleState / StoreResult calls in one (group commit): each item is applied exactly
+    /// > as its own call would be, in order, each atomically, all in one Redis round trip, and is
+    /// > answered at the same position with its own status (one item failing leaves the others
+    /// > applied). At most 1,000 items. StoreResults is idempotent like StoreResult.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func setModuleStates<Result>(
+        _ message: Imn_Dbos_V1_SetModuleStatesRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_SetModuleStatesResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Imn_Dbos_V1_SetModuleStatesRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.setModuleStates(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StoreResults" method.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func storeResults<Result>(
+        _ message: Imn_Dbos_V1_StoreResultsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_StoreResultsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Imn_Dbos_V1_StoreResultsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.storeResults(
             request: request,
             options: options,
             onResponse: handleResponse

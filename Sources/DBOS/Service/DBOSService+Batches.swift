@@ -1,0 +1,84 @@
+import GRPCCore
+import Logging
+
+// SetModuleStates and StoreResults: many calls in one, each item answered with the status its
+// own call would have had.
+extension DBOSService {
+    static let maxBatchItems = 1000
+
+    public func setModuleStates(request: Imn_Dbos_V1_SetModuleStatesRequest, context: ServerContext) async throws
+        -> Imn_Dbos_V1_SetModuleStatesResponse
+    {
+        try Self.checkBatch(request.items.count)
+        let changes = request.items.map { item in
+            Result { () throws(DBOSError) in
+                ModuleStateChange(
+                    requestID: item.requestID, agentID: item.agentID, module: item.module, state: try Self.stateName(item.state),
+                    expectedVersion: item.expectedVersion, actor: Self.optional(item.actor) ?? "unknown", detail: item.detail)
+            }
+        }
+        let outcomes = await Self.applying(changes) { await store.setModuleStates($0) }
+        var response = Imn_Dbos_V1_SetModuleStatesResponse()
+        response.items = outcomes.map { outcome in
+            var item = Imn_Dbos_V1_SetModuleStateOutcome()
+            switch outcome {
+            case .success(let state): item.state = Imn_Dbos_V1_ModuleState(state)
+            case .failure(let error): item.status = Self.itemStatus(error, logger: logger)
+            }
+            return item
+        }
+        return response
+    }
+
+    public func storeResults(request: Imn_Dbos_V1_StoreResultsRequest, context: ServerContext) async throws
+        -> Imn_Dbos_V1_StoreResultsResponse
+    {
+        try Self.checkBatch(request.items.count)
+        let results = request.items.map { item in Result { () throws(DBOSError) in try item.result.stored() } }
+        let outcomes = await Self.applying(results) { await store.storeResults($0) }
+        var response = Imn_Dbos_V1_StoreResultsResponse()
+        response.items = outcomes.map { outcome in
+            var item = Imn_Dbos_V1_StoreResultOutcome()
+            switch outcome {
+            case .success(let stored):
+                item.response.result = Imn_Dbos_V1_Result(stored.result)
+                item.response.duplicate = stored.duplicate
+            case .failure(let error): item.status = Self.itemStatus(error, logger: logger)
+            }
+            return item
+        }
+        return response
+    }
+
+    static func checkBatch(_ count: Int) throws(RPCError) {
+        guard count <= maxBatchItems else {
+            throw RPCError(code: .invalidArgument, message: "a batch holds at most \(maxBatchItems) items, got \(count)")
+        }
+    }
+
+    /// Runs `body` on the inputs that converted, keeping each conversion error at its position.
+    static func applying<In, Out>(
+        _ inputs: [Result<In, DBOSError>], _ body: ([In]) async -> [Result<Out, DBOSError>]
+    ) async -> [Result<Out, DBOSError>] {
+        let valid = inputs.compactMap { try? $0.get() }
+        var applied = await body(valid).makeIterator()
+        return inputs.map { input in
+            switch input {
+            case .failure(let error): .failure(error)
+            case .success: applied.next() ?? .failure(DBOSError(.internalError, "no outcome"))
+            }
+        }
+    }
+
+    static func itemStatus(_ error: DBOSError, logger: Logger) -> Imn_Dbos_V1_ItemStatus {
+        let rpc = rpcError(error)
+        if rpc.code == .unavailable || rpc.code == .internalError {
+            logger.warning("dbos batch item failed", metadata: ["error": "\(error)"])
+        }
+        var status = Imn_Dbos_V1_ItemStatus()
+        status.code = Int32(rpc.code.rawValue)
+        status.message = error.message
+        if let current = error.currentState { status.current = Imn_Dbos_V1_ModuleState(current) }
+        return status
+    }
+}
