@@ -40,7 +40,8 @@ public final class IMNServer: Service {
         let waiters = StateWaiters()
         let api = MeasurementAPI(
             registry: registry, connection: connection, dbos: dbos, waiters: waiters, metrics: metrics, actor: configuration.serverID)
-        let ingestor = ResultIngestor(connection: connection, dbos: dbos, actor: configuration.serverID, metrics: metrics, logger: logger)
+        let ingestor = ResultIngestor(
+            connection: connection, dbos: dbos, actor: configuration.serverID, metrics: metrics, waiters: waiters, logger: logger)
         let scheduler = Scheduler(api: api, worker: configuration.serverID, logger: logger)
         let router = makeRouter(api)
         servedRoutes.withLock { routes in

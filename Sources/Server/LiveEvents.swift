@@ -1,3 +1,4 @@
+import DBOS
 import Foundation
 import IMNCore
 import NATSClient
@@ -19,27 +20,59 @@ struct LiveStateEvent: Codable, Sendable {
     static let subject = Subjects.live(kind: "state")
 }
 
-/// Requests some handler is waiting on (`?wait=`), woken when any replica's ingestion publishes
-/// a change for them, so a wait ends within a NATS hop of the result being stored.
+/// Requests some handler is waiting on (`?wait=`). A terminal change wakes them: the ingestion on
+/// this replica hands over the stored state and result itself (no read back from DBOS), and a
+/// terminal event on `imn.live.state` from any other replica wakes them to read DBOS. So a wait
+/// ends within a NATS hop of the result being stored, and intermediate states wake nobody.
 final class StateWaiters: Sendable {
-    private let waiting = Mutex<[String: [ObjectIdentifier: WakeSignal]]>([:])
+    /// What the ingestion stored for a request that reached a terminal state.
+    struct Outcome: Sendable {
+        var state: Imn_Dbos_V1_ModuleState
+        var result: Imn_Dbos_V1_Result?
+    }
 
-    /// Runs `body` with a signal that fires on every change of `requestID`.
-    func watching<T>(_ requestID: String, _ body: (WakeSignal) async throws -> T) async rethrows -> T {
+    /// One waiting handler: its wake signal and what was handed over, if anything.
+    final class Waiter: Sendable {
         let signal = WakeSignal()
-        let key = ObjectIdentifier(signal)
-        waiting.withLock { $0[requestID, default: [:]][key] = signal }
+        private let handed = Mutex<Outcome?>(nil)
+
+        var outcome: Outcome? { handed.withLock { $0 } }
+
+        func deliver(_ outcome: Outcome) {
+            handed.withLock { $0 = outcome }
+            signal.signal()
+        }
+    }
+
+    private let waiting = Mutex<[String: [ObjectIdentifier: Waiter]]>([:])
+
+    /// Runs `body` with a waiter that wakes on a terminal change of `requestID`.
+    func watching<T>(_ requestID: String, _ body: (Waiter) async throws -> T) async rethrows -> T {
+        let waiter = Waiter()
+        let key = ObjectIdentifier(waiter)
+        waiting.withLock { $0[requestID, default: [:]][key] = waiter }
         defer {
             waiting.withLock { waiting in
                 waiting[requestID]?[key] = nil
                 if waiting[requestID]?.isEmpty == true { waiting[requestID] = nil }
             }
         }
-        return try await body(signal)
+        return try await body(waiter)
     }
 
-    func notify(_ requestID: String) {
-        for signal in waiting.withLock({ $0[requestID].map { Array($0.values) } ?? [] }) { signal.signal() }
+    private func waiters(_ requestID: String) -> [Waiter] {
+        waiting.withLock { $0[requestID].map { Array($0.values) } ?? [] }
+    }
+
+    /// A terminal change stored by this replica: its waiters answer from `outcome`.
+    func deliver(_ requestID: String, _ outcome: Outcome) {
+        for waiter in waiters(requestID) { waiter.deliver(outcome) }
+    }
+
+    /// A change announced on `imn.live.state`: a terminal one wakes the waiters (to read DBOS).
+    func notify(_ requestID: String, state: String) {
+        guard ModuleStateName(rawValue: state)?.isTerminal == true else { return }
+        for waiter in waiters(requestID) { waiter.signal.signal() }
     }
 
     /// Follows `imn.live.state` until cancelled.
@@ -47,7 +80,7 @@ final class StateWaiters: Sendable {
         let events = try connection.subscribe(to: LiveStateEvent.subject)
         for await message in events {
             guard let event = try? JSONDecoder().decode(LiveStateEvent.self, from: Data(message.payload)) else { continue }
-            notify(event.id)
+            notify(event.id, state: event.state)
         }
     }
 }

@@ -187,36 +187,57 @@ struct MeasurementAPI: Sendable {
     }
 
     /// 202 with the current state, or (with `wait`) 200 with the result once terminal. A wait is
-    /// woken by the live event any replica publishes after storing a change.
+    /// woken by a terminal change: answered from what this replica's ingestion stored, or read
+    /// from DBOS when another replica stored it.
     func respond(requestID: String, agentID: String, module: String, wait: Double?) async throws -> Response {
         let deadline = ContinuousClock.now + .milliseconds(Int64(min(max(wait ?? 0, 0), 60) * 1000))
         var get = Imn_Dbos_V1_GetModuleStateRequest()
         get.requestID = requestID
-        return try await waiters.watching(requestID) { signal in
+        return try await waiters.watching(requestID) { waiter in
+            var state = try await call { try await dbos.getModuleState(get) }
             while true {
-                let state = try await call { try await dbos.getModuleState(get) }
-                var body: [String: JSONValue] = [
-                    "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
-                ]
-                let links: [String: JSONValue] = ["state": .string("/modules/states/\(requestID)")]
-                let resultLink = JSONValue.string("/agents/\(agentID)/results/\(requestID)")
-                if ModuleStateName(rawValue: state.state)?.isTerminal == true && wait != nil {
-                    var request = Imn_Dbos_V1_GetResultRequest()
-                    request.requestID = requestID
-                    let result = try? await dbos.getResult(request)
-                    body["detail"] = state.detail.isEmpty ? JSONValue.null : .string(state.detail)
-                    body["result"] = result.flatMap { JSONValue(parsing: Array($0.payload)) } ?? JSONValue.null
-                    body["links"] = .object(links.merging(["self": resultLink]) { $1 })
-                    return Problem.json(.object(body))
+                let terminal = ModuleStateName(rawValue: state.state)?.isTerminal == true
+                if terminal && wait != nil {
+                    var result = waiter.outcome?.result
+                    if result == nil {
+                        var request = Imn_Dbos_V1_GetResultRequest()
+                        request.requestID = requestID
+                        result = try? await dbos.getResult(request)
+                    }
+                    return Self.answer(state: state, result: result, agentID: agentID, module: module, terminal: true)
                 }
                 let now = ContinuousClock.now
                 if wait == nil || now >= deadline {
-                    body["links"] = .object(links.merging(["result": resultLink]) { $1 })
-                    return Problem.json(.object(body), status: .accepted)
+                    return Self.answer(state: state, result: nil, agentID: agentID, module: module, terminal: false)
                 }
-                await signal.wait(timeout: min(deadline - now, .milliseconds(250)))
+                await waiter.signal.wait(timeout: min(deadline - now, .milliseconds(250)))
+                if let handed = waiter.outcome {
+                    state = handed.state
+                } else {
+                    state = try await call { try await dbos.getModuleState(get) }
+                }
             }
         }
+    }
+
+    /// The body of a measurement's answer: 200 with the result when terminal, 202 otherwise.
+    static func answer(state: Imn_Dbos_V1_ModuleState, result: Imn_Dbos_V1_Result?, agentID: String, module: String, terminal: Bool)
+        -> Response
+    {
+        let requestID = state.requestID
+        var body: [String: JSONValue] = [
+            "id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "state": .string(state.state),
+        ]
+        let links: [String: JSONValue] = ["state": .string("/modules/states/\(requestID)")]
+        let resultLink = JSONValue.string("/agents/\(agentID)/results/\(requestID)")
+        guard terminal else {
+            body["links"] = .object(links.merging(["result": resultLink]) { $1 })
+            return Problem.json(.object(body), status: .accepted)
+        }
+        body["detail"] = state.detail.isEmpty ? JSONValue.null : .string(state.detail)
+        body["result"] = result.flatMap { JSONValue(parsing: Array($0.payload)) } ?? JSONValue.null
+        body["links"] = .object(links.merging(["self": resultLink]) { $1 })
+        return Problem.json(.object(body))
     }
 
     /// GET /agents/{agent_id}/results/{request_id}

@@ -17,14 +17,16 @@ final class ResultIngestor: Sendable {
     let dbos: DBOSClient
     let actor: String
     let metrics: ServerMetrics
+    let waiters: StateWaiters
     let logger: Logger
     private let previous = Mutex<[String: (state: String, version: Int64)]>([:])
 
-    init(connection: NATSConnection, dbos: DBOSClient, actor: String, metrics: ServerMetrics, logger: Logger) {
+    init(connection: NATSConnection, dbos: DBOSClient, actor: String, metrics: ServerMetrics, waiters: StateWaiters, logger: Logger) {
         self.connection = connection
         self.dbos = dbos
         self.actor = actor
         self.metrics = metrics
+        self.waiters = waiters
         self.logger = logger
     }
 
@@ -61,18 +63,26 @@ final class ResultIngestor: Sendable {
             await withDiscardingTaskGroup { group in
                 for key in order {
                     let batch = byRequest[key] ?? []
-                    group.addTask { for message in batch { await self.apply(message) } }
+                    group.addTask { await self.apply(batch) }
                 }
             }
         }
     }
 
-    func apply(_ message: JetStreamMessage) async {
-        guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)), Self.step(result.state) != nil else {
-            logger.warning("unreadable result message dropped", metadata: ["nats.subject": "\(message.subject)"])
-            try? message.term()
-            return
+    /// Applies one request's messages from a fetch: the state is brought straight to the
+    /// furthest one (intermediate states included, in one DBOS call), its result stored beside
+    /// it, then every message is announced and acknowledged.
+    func apply(_ messages: [JetStreamMessage]) async {
+        var readable: [(message: JetStreamMessage, result: ResultMessage)] = []
+        for message in messages {
+            guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)), Self.step(result.state) != nil else {
+                logger.warning("unreadable result message dropped", metadata: ["nats.subject": "\(message.subject)"])
+                try? message.term()
+                continue
+            }
+            readable.append((message, result))
         }
+        guard let (message, result) = readable.max(by: { Self.step($0.result.state) ?? 0 < Self.step($1.result.state) ?? 0 }) else { return }
         do {
             // A consumer span continuing the agent's trace (its traceparent rode in the headers).
             try await withSpan("\(message.subject) process", context: message.headers.serviceContext(), ofKind: .consumer) { span in
@@ -80,22 +90,38 @@ final class ResultIngestor: Sendable {
                 span.attributes["messaging.destination.name"] = message.subject
                 span.attributes["imn.request.id"] = result.requestID
                 span.attributes["imn.state"] = result.state
-                if ModuleStateName(rawValue: result.state)?.isTerminal == true { try await store(result) }
-                try await advance(result)
-                try await message.ackSync()
+                span.attributes["messaging.batch.message_count"] = readable.count
+                if ModuleStateName(rawValue: result.state)?.isTerminal == true {
+                    // The result and the state are independent writes: side by side.
+                    async let stored = store(result)
+                    let state = try await advance(result)
+                    let record = try await stored
+                    if let state { waiters.deliver(result.requestID, StateWaiters.Outcome(state: state, result: record)) }
+                } else {
+                    try await advance(result)
+                }
             }
-            metrics.ingested(state: result.state, lagMilliseconds: Int64(Date().timeIntervalSince1970 * 1000) - result.atMilliseconds)
-            let event = LiveStateEvent(
-                id: result.requestID, agentID: result.agentID, module: result.module, state: result.state, atMilliseconds: result.atMilliseconds)
-            if let body = try? JSONEncoder().encode(event) { try? connection.publish(LiveStateEvent.subject, payload: Array(body)) }
         } catch {
             metrics.ingestionFailed()
             logger.warning("ingestion failed; will retry", metadata: ["request.id": "\(result.requestID)", "error": "\(error)"])
-            try? message.nak(delay: .seconds(1))
+            for (message, _) in readable { try? message.nak(delay: .seconds(1)) }
+            return
+        }
+        // Stored: announce each change (waking waiters on other replicas), then acknowledge. A lost
+        // acknowledgement only means a redelivery, which changes nothing.
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        for (message, result) in readable {
+            let event = LiveStateEvent(
+                id: result.requestID, agentID: result.agentID, module: result.module, state: result.state, atMilliseconds: result.atMilliseconds)
+            if let body = try? JSONEncoder().encode(event) { try? connection.publish(LiveStateEvent.subject, payload: Array(body)) }
+            try? message.ack()
+            metrics.ingested(state: result.state, lagMilliseconds: now - result.atMilliseconds)
         }
     }
 
-    func store(_ result: ResultMessage) async throws {
+    /// Stores a terminal message's result; returns the stored record (nil when it was stored and
+    /// deleted since).
+    func store(_ result: ResultMessage) async throws -> Imn_Dbos_V1_Result? {
         var request = Imn_Dbos_V1_StoreResultRequest()
         request.result.requestID = result.requestID
         request.result.agentID = result.agentID
@@ -110,58 +136,89 @@ final class ResultIngestor: Sendable {
         request.result.metadata.moduleRevision = result.moduleVersion
         request.result.metadata.ingestSource = "jetstream"
         do {
-            _ = try await dbos.storeResult(request)
+            return try await dbos.storeResult(request).result
         } catch let error as RPCError where error.code == .alreadyExists {
-            return  // stored once and deleted since: nothing to do
+            return nil  // stored once and deleted since: nothing to do
         }
     }
 
-    /// Brings the stored state up to `result.state`, applying skipped states in order. It writes
-    /// without reading first: the usual case is the state just before (the server created the
-    /// request at version 1, then each transition adds one), and a conflict hands back the
-    /// current state to continue from.
-    func advance(_ result: ResultMessage) async throws {
-        guard let target = Self.step(result.state) else { return }
+    /// Brings the stored state up to `result.state`, applying skipped states in order, all in one
+    /// SetModuleStates call. It writes without reading first: the usual case is the state just
+    /// before (the server created the request at version 1, then each transition adds one), and
+    /// a conflict hands back the current state to continue from. Returns the state stored when
+    /// this call reached `result.state`; nil when it was there already or past it.
+    @discardableResult
+    func advance(_ result: ResultMessage) async throws -> Imn_Dbos_V1_ModuleState? {
         let guessed = previous.withLock { $0[result.requestID] }
         var state = guessed?.state ?? "created"
         var version = guessed?.version ?? 1
         for _ in 0..<10 {
-            let level = Self.step(state) ?? -1
-            if level >= target { return }  // already there (a duplicate) or past it (late)
-            var next: String
-            switch (state, result.state) {
-            case ("", _): next = "created"
-            case (_, "failed"): next = "failed"  // failed may end any state
-            default: next = level == 2 ? result.state : ModuleStateName.allCases[level + 1].rawValue
+            let path = Self.path(from: state, to: result.state)
+            if path.isEmpty { return nil }  // already there (a duplicate) or past it (late)
+            var request = Imn_Dbos_V1_SetModuleStatesRequest()
+            request.items = path.enumerated().map { offset, next in
+                var set = Imn_Dbos_V1_SetModuleStateRequest()
+                set.requestID = result.requestID
+                set.agentID = result.agentID
+                set.module = result.module
+                set.state = next
+                set.expectedVersion = version + Int64(offset)
+                set.actor = actor
+                set.detail = next == result.state ? (result.error ?? "") : ""
+                return set
             }
-            var set = Imn_Dbos_V1_SetModuleStateRequest()
-            set.requestID = result.requestID
-            set.agentID = result.agentID
-            set.module = result.module
-            set.state = next
-            set.expectedVersion = version
-            set.actor = actor
-            set.detail = next == result.state ? (result.error ?? "") : ""
-            do {
-                let stored = try await dbos.setModuleState(set)
-                (state, version) = (stored.state, stored.version)
+            let outcomes = try await dbos.setModuleStates(request).items
+            var conflict: Imn_Dbos_V1_ItemStatus?
+            for outcome in outcomes {
+                if outcome.hasStatus && outcome.status.code != 0 {
+                    conflict = outcome.status
+                    break
+                }
+                (state, version) = (outcome.state.state, outcome.state.version)
                 remember(result.requestID, state: state, version: version)
-                if next == result.state { return }
-            } catch let error as RPCError where error.code == .aborted || error.code == .failedPrecondition || error.code == .notFound {
+                if state == result.state { return outcome.state }
+            }
+            guard let conflict else { throw RPCError(code: .internalError, message: "DBOS answered fewer states than it was sent") }
+            let code = Status.Code(rawValue: Int(conflict.code))
+            switch code {
+            case .aborted?, .failedPrecondition?, .notFound?:
                 // Someone else moved it, or it is not there yet: continue from what is stored.
                 let current: Imn_Dbos_V1_ModuleState?
-                if error.code == .notFound {
+                if code == .notFound {
                     current = nil
-                } else if let carried = DBOSClient.currentState(in: error) {
-                    current = carried
+                } else if conflict.hasCurrent {
+                    current = conflict.current
                 } else {
                     var get = Imn_Dbos_V1_GetModuleStateRequest()
                     get.requestID = result.requestID
                     do { current = try await dbos.getModuleState(get) } catch let error as RPCError where error.code == .notFound { current = nil }
                 }
                 (state, version) = (current?.state ?? "", current?.version ?? 0)
+            default:
+                throw DBOSClient.rpcError(conflict)
             }
         }
+        return nil
+    }
+
+    /// The states from `state` to `target` in the fixed order, `target` included: empty when
+    /// `state` is there already or past it; "" (nothing stored) starts at created; failed may
+    /// end any state directly.
+    static func path(from state: String, to target: String) -> [String] {
+        guard let goal = step(target) else { return [] }
+        var path: [String] = []
+        var current = state
+        while let level = current.isEmpty ? -1 : step(current), level < goal, path.count < 5 {
+            let next: String
+            switch (current, target) {
+            case ("", _): next = "created"
+            case (_, "failed"): next = "failed"
+            default: next = level == 2 ? target : ModuleStateName.allCases[level + 1].rawValue
+            }
+            path.append(next)
+            current = next
+        }
+        return path
     }
 
     /// The last state this replica stored per request (a small cache: a miss costs one conflict).

@@ -125,7 +125,7 @@ extension DBOSClient {
     }
 
     /// The error a single call would have thrown for this item status.
-    static func rpcError(_ status: Imn_Dbos_V1_ItemStatus) -> RPCError {
+    public static func rpcError(_ status: Imn_Dbos_V1_ItemStatus) -> RPCError {
         var metadata = Metadata()
         if status.hasCurrent, let bytes = try? status.current.serializedBytes() as [UInt8] {
             metadata.addBinary(bytes, forKey: currentStateMetadataKey)
