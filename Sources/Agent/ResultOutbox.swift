@@ -70,8 +70,10 @@ public final class ResultOutbox: Sendable {
         ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".json") && !$0.hasPrefix(".") }.sorted()
     }
 
-    /// Publishes entries in order until cancelled; on failure waits (100 ms doubling to 2 s)
-    /// and tries the same entry again.
+    /// Publishes entries in order until cancelled: up to 64 at a time, sent back to back and
+    /// acknowledged together (one round trip, the stream keeps their order). An entry leaves the
+    /// outbox once acknowledged; after a failure the first unacknowledged entry and those after
+    /// it are sent again (deduplicated by their message ids) after a wait of 100 ms doubling to 2 s.
     public func run(jetStream: JetStream, onDepth: @Sendable (Int) -> Void = { _ in }) async {
         var delay = Duration.milliseconds(100)
         while !Task.isCancelled {
@@ -81,25 +83,32 @@ public final class ResultOutbox: Sendable {
                 await wakeUp.wait(timeout: .seconds(1))  // an enqueue, or a look again after a second
                 continue
             }
-            for file in files {
+            var batch: [(url: URL, entry: Entry)] = []
+            for file in files.prefix(64) {
                 let url = directory.appendingPathComponent(file)
                 guard let data = FileManager.default.contents(atPath: url.path), let entry = try? JSONDecoder().decode(Entry.self, from: data) else {
                     logger.error("unreadable outbox entry moved aside", metadata: ["file": "\(file)"])
                     try? FileManager.default.moveItem(at: url, to: directory.appendingPathComponent(file + ".bad"))
                     continue
                 }
-                do {
-                    var headers = NATSHeaders()
-                    for (name, value) in entry.headers ?? [:] { headers[name] = value }
-                    _ = try await jetStream.publish(entry.subject, payload: Array(entry.payload), messageID: entry.messageID, headers: headers)
-                    try? FileManager.default.removeItem(at: url)
-                    delay = .milliseconds(100)
-                } catch {
-                    logger.debug("result publish failed; will retry", metadata: ["nats.msg_id": "\(entry.messageID)", "error": "\(error)"])
+                batch.append((url, entry))
+            }
+            let messages = batch.map { item in
+                var headers = NATSHeaders()
+                for (name, value) in item.entry.headers ?? [:] { headers[name] = value }
+                headers["Nats-Msg-Id"] = item.entry.messageID
+                return NATSOutgoing(subject: item.entry.subject, payload: Array(item.entry.payload), headers: headers)
+            }
+            let outcomes = await jetStream.publish(messages)
+            for (item, outcome) in zip(batch, outcomes) {
+                if case .failure(let error) = outcome {
+                    logger.debug("result publish failed; will retry", metadata: ["nats.msg_id": "\(item.entry.messageID)", "error": "\(error)"])
                     try? await Task.sleep(for: delay)
                     delay = min(delay * 2, .seconds(2))
                     break
                 }
+                try? FileManager.default.removeItem(at: item.url)
+                delay = .milliseconds(100)
             }
         }
     }

@@ -74,6 +74,20 @@ public struct JetStream: Sendable {
         return try Self.decodeAck(reply.payload, subject: subject)
     }
 
+    /// Publishes every message in order without waiting between them, then waits for all the
+    /// acknowledgements; each message's outcome at its position.
+    public func publish(_ messages: [NATSOutgoing], timeout: Duration? = nil) async -> [Result<JetStreamPublishAck, NATSError>] {
+        let replies = await connection.requests(messages, timeout: timeout ?? connection.configuration.jetStreamTimeout)
+        return zip(messages, replies).map { message, reply in
+            switch reply {
+            case .success(let reply): Result { () throws(NATSError) in try Self.decodeAck(reply.payload, subject: message.subject) }
+            case .failure(let error) where error.code == .noResponders:
+                .failure(NATSError(.noResponders, "no JetStream stream listens on \(message.subject)"))
+            case .failure(let error): .failure(error)
+            }
+        }
+    }
+
     static func decodeAck(_ payload: [UInt8], subject: String) throws(NATSError) -> JetStreamPublishAck {
         struct APIError: Decodable {
             var code: Int

@@ -144,6 +144,27 @@ public final class NATSConnection: Sendable {
         }
     }
 
+    /// Sends every request in order without waiting between them, then waits for all replies:
+    /// one round trip for the lot (JetStream publications of an outbox, for instance). Each
+    /// request gets its own reply, failure or timeout, at its position.
+    public func requests(_ items: [NATSOutgoing], timeout: Duration = .seconds(5)) async -> [Result<NATSMessage, NATSError>] {
+        guard !items.isEmpty else { return [] }
+        let collector = ReplyCollector(count: items.count)
+        let router = self.router
+        for (index, item) in items.enumerated() {
+            let token = router.nextToken()
+            router.register(token) { collector.set(index, $0) }
+            do throws(NATSError) {
+                try publish(item.subject, payload: item.payload, headers: item.headers, replyTo: router.prefix + String(token))
+            } catch {
+                router.resolve(token, .failure(error))
+                continue
+            }
+            router.armTimeout(token, after: timeout, subject: item.subject)
+        }
+        return await collector.all()
+    }
+
     /// Waits until the server has processed everything sent so far (a PING/PONG round trip).
     public func flush(timeout: Duration = .seconds(5)) async throws(NATSError) {
         let nc = UnsafeSendablePointer(handle.connection)

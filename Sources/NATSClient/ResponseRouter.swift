@@ -5,7 +5,7 @@ import Synchronization
 /// status, the timeout, or cancellation — whichever comes first.
 final class ResponseRouter: Sendable {
     private struct Waiter {
-        var continuation: CheckedContinuation<NATSMessage, any Error>
+        var deliver: @Sendable (Result<NATSMessage, NATSError>) -> Void
         var timeout: Task<Void, Never>?
     }
 
@@ -19,7 +19,12 @@ final class ResponseRouter: Sendable {
     func nextToken() -> UInt64 { tokens.add(1, ordering: .relaxed).newValue }
 
     func register(_ token: UInt64, _ continuation: CheckedContinuation<NATSMessage, any Error>) {
-        waiters.withLock { $0[token] = Waiter(continuation: continuation, timeout: nil) }
+        register(token) { continuation.resume(with: $0.mapError { $0 as any Error }) }
+    }
+
+    /// Registers a reply handler called once, with the reply or the failure.
+    func register(_ token: UInt64, _ deliver: @escaping @Sendable (Result<NATSMessage, NATSError>) -> Void) {
+        waiters.withLock { $0[token] = Waiter(deliver: deliver, timeout: nil) }
     }
 
     func armTimeout(_ token: UInt64, after timeout: Duration, subject: String) {
@@ -38,7 +43,7 @@ final class ResponseRouter: Sendable {
     func resolve(_ token: UInt64, _ result: Result<NATSMessage, NATSError>) {
         guard let waiter = waiters.withLock({ $0.removeValue(forKey: token) }) else { return }
         waiter.timeout?.cancel()
-        waiter.continuation.resume(with: result.mapError { $0 as any Error })
+        waiter.deliver(result)
     }
 
     /// The sink for the inbox subscription.
@@ -64,7 +69,7 @@ final class ResponseRouter: Sendable {
         }
         for waiter in all {
             waiter.timeout?.cancel()
-            waiter.continuation.resume(throwing: error)
+            waiter.deliver(.failure(error))
         }
     }
 }

@@ -42,6 +42,36 @@ struct JetStreamTests {
         }
     }
 
+    @Test func pipelinedPublishKeepsOrderAndAnswersEachMessage() async throws {
+        try await withNATSServer { server in
+            let connection = try await NATSClientTests.connect(server)
+            try await connection.jetStream.createOrUpdateStream(Self.stream)
+            func message(_ n: Int, id: String? = nil) -> NATSOutgoing {
+                var headers = NATSHeaders()
+                headers["Nats-Msg-Id"] = id ?? "m-\(n)"
+                return NATSOutgoing(subject: "res.a1.ping", payload: Array("\(n)".utf8), headers: headers)
+            }
+            // 100 messages, one a duplicate of an earlier one, one on a subject no stream takes.
+            var batch = (0..<100).map { message($0) }
+            batch[50] = message(50, id: "m-10")
+            batch[70].subject = "nowhere.at.all"
+            let outcomes = await connection.jetStream.publish(batch)
+            #expect(outcomes.count == 100)
+            let acks = outcomes.compactMap { try? $0.get() }
+            #expect(acks.count == 99)
+            #expect(acks.filter(\.duplicate).count == 1)
+            guard case .failure(let error) = outcomes[70] else {
+                Issue.record("expected no responders")
+                return
+            }
+            #expect(error.code == .noResponders)
+            let fresh = acks.filter { !$0.duplicate }.map(\.sequence)
+            #expect(fresh == Array(1...98).map(UInt64.init), "stored in the order sent")
+            #expect(await connection.jetStream.publish([]).isEmpty)
+            await connection.close()
+        }
+    }
+
     @Test func publishWithoutStreamIsNoResponders() async throws {
         try await withNATSServer { server in
             let connection = try await NATSClientTests.connect(server)
