@@ -31,7 +31,7 @@ final class ReplyCollector: Sendable {
             state.remaining -= 1
             guard state.remaining == 0, let waiter = state.waiter else { return nil }
             state.waiter = nil
-            return (waiter, state.results.map { $0! })
+            return (waiter, state.results.compactMap { $0 })
         }
         if let (waiter, results) = finished { waiter.resume(returning: results) }
     }
@@ -39,7 +39,7 @@ final class ReplyCollector: Sendable {
     func all() async -> [Result<NATSMessage, NATSError>] {
         await withCheckedContinuation { continuation in
             let ready = state.withLock { state -> [Result<NATSMessage, NATSError>]? in
-                if state.remaining == 0 { return state.results.map { $0! } }
+                if state.remaining == 0 { return state.results.compactMap { $0 } }
                 state.waiter = continuation
                 return nil
             }
