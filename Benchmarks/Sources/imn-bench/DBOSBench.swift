@@ -41,13 +41,7 @@ struct DBOSBench: AsyncParsableCommand {
                         }
                         print("  StoreResult,    \(concurrency) client(s): \(store)")
                         let state = try await measure(count: count, concurrency: concurrency) { index in
-                            var request = Imn_Dbos_V1_SetModuleStateRequest()
-                            request.requestID = "state-\(policy)-\(concurrency)-\(index)"
-                            request.agentID = "agent_1"
-                            request.module = "echo_module"
-                            request.state = "created"
-                            request.actor = "bench"
-                            _ = try await client.setModuleState(request)
+                            _ = try await client.setModuleState(.bench("state-\(policy)-\(concurrency)-\(index)"))
                         }
                         print("  SetModuleState, \(concurrency) client(s): \(state)")
                         let grouped = try await measure(count: count, concurrency: concurrency) { index in
@@ -55,13 +49,7 @@ struct DBOSBench: AsyncParsableCommand {
                         }
                         print("  StoreResult by group commit (StoreResults),       \(concurrency) client(s): \(grouped)")
                         let groupedStates = try await measure(count: count, concurrency: concurrency) { index in
-                            var request = Imn_Dbos_V1_SetModuleStateRequest()
-                            request.requestID = "grouped-state-\(policy)-\(concurrency)-\(index)"
-                            request.agentID = "agent_1"
-                            request.module = "echo_module"
-                            request.state = "created"
-                            request.actor = "bench"
-                            _ = try await client.setModuleStateInBatch(request)
+                            _ = try await client.setModuleStateInBatch(.bench("grouped-state-\(policy)-\(concurrency)-\(index)"))
                         }
                         print("  SetModuleState by group commit (SetModuleStates), \(concurrency) client(s): \(groupedStates)")
                     }
@@ -108,6 +96,19 @@ extension Imn_Dbos_V1_StoreResultRequest {
         request.result.module = "ping_module"
         request.result.status = "completed"
         request.result.payload = Data(#"{"rtt_ms":[0.041,0.038,0.044],"loss":0}"#.utf8)
+        return request
+    }
+}
+
+extension Imn_Dbos_V1_SetModuleStateRequest {
+    /// Creates the state of request `id`.
+    static func bench(_ id: String) -> Self {
+        var request = Self()
+        request.requestID = id
+        request.agentID = "agent_1"
+        request.module = "echo_module"
+        request.state = "created"
+        request.actor = "bench"
         return request
     }
 }

@@ -1,4 +1,5 @@
 import GRPCCore
+import GRPCNIOTransportHTTP2
 
 // Every DBOS call with its retry policy decided once, here. Idempotent: reads, RegisterAgent
 // (last write wins), StoreResult (keyed by request id), AckTask (same token acks once),
@@ -102,23 +103,25 @@ extension DBOSClient {
         try await stateBatcher.submit(request)
     }
 
-    static func makeResultBatcher(_ client: DBOSClient) -> DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse> {
-        DBOSBatcher(size: { $0.result.payload.count + 512 }) { [weak client] items in
-            guard let client else { throw RPCError(code: .unavailable, message: "the DBOS client is gone") }
+    static func makeResultBatcher(
+        _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
+    ) -> DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse> {
+        DBOSBatcher(size: { $0.result.payload.count + 512 }) { items in
             var request = Imn_Dbos_V1_StoreResultsRequest()
             request.items = items
-            return try await client.storeResults(request).items.map { item in
+            return try await dbos.storeResults(request, options: options).items.map { item in
                 item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.response)
             }
         }
     }
 
-    static func makeStateBatcher(_ client: DBOSClient) -> DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState> {
-        DBOSBatcher(size: { $0.detail.utf8.count + 256 }) { [weak client] items in
-            guard let client else { throw RPCError(code: .unavailable, message: "the DBOS client is gone") }
+    static func makeStateBatcher(
+        _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
+    ) -> DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState> {
+        DBOSBatcher(size: { $0.detail.utf8.count + 256 }) { items in
             var request = Imn_Dbos_V1_SetModuleStatesRequest()
             request.items = items
-            return try await client.setModuleStates(request).items.map { item in
+            return try await dbos.setModuleStates(request, options: options).items.map { item in
                 item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.state)
             }
         }

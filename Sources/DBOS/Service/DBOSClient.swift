@@ -1,7 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
-import Synchronization
 
 /// A typed client of DBOS for the server and tools. Every call has a deadline; idempotent
 /// calls (reads, StoreResult, RegisterAgent, AckTask, Cancel/Delete, ScheduleTask with an id)
@@ -17,30 +16,8 @@ public final class DBOSClient: Sendable {
     public let dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>
     public let health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>
     let timeout: Duration
-    private let batchers = Mutex<
-        (
-            results: DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse>?,
-            states: DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState>?
-        )
-    >((nil, nil))
-
-    var resultBatcher: DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse> {
-        batchers.withLock { batchers in
-            if let existing = batchers.results { return existing }
-            let made = Self.makeResultBatcher(self)
-            batchers.results = made
-            return made
-        }
-    }
-
-    var stateBatcher: DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState> {
-        batchers.withLock { batchers in
-            if let existing = batchers.states { return existing }
-            let made = Self.makeStateBatcher(self)
-            batchers.states = made
-            return made
-        }
-    }
+    let resultBatcher: DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse>
+    let stateBatcher: DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState>
 
     /// `address` is `host:port` (default `127.0.0.1:50051`).
     public init(address: String = "127.0.0.1:50051", timeout: Duration = .seconds(5)) throws {
@@ -53,6 +30,8 @@ public final class DBOSClient: Sendable {
         dbos = Imn_Dbos_V1_DBOS.Client(wrapping: client)
         health = Grpc_Health_V1_Health.Client(wrapping: client)
         self.timeout = timeout
+        resultBatcher = Self.makeResultBatcher(dbos, options: Self.options(timeout: timeout, idempotent: true))
+        stateBatcher = Self.makeStateBatcher(dbos, options: Self.options(timeout: timeout, idempotent: false))
     }
 
     /// Maintains the connections until ``close()``.
@@ -61,7 +40,9 @@ public final class DBOSClient: Sendable {
     public func close() { client.beginGracefulShutdown() }
 
     /// Options for a call: its deadline, and retries on UNAVAILABLE when `idempotent`.
-    public func options(idempotent: Bool) -> CallOptions {
+    public func options(idempotent: Bool) -> CallOptions { Self.options(timeout: timeout, idempotent: idempotent) }
+
+    static func options(timeout: Duration, idempotent: Bool) -> CallOptions {
         var options = CallOptions.defaults
         options.timeout = timeout
         if idempotent {
