@@ -18,6 +18,8 @@ public struct AgentConfiguration: Sendable {
     public var metricsHost = "127.0.0.1"
     /// `/metrics` and `/health`; 0 picks a free port (tests).
     public var metricsPort = 9101
+    /// Which targets probes may reach: public addresses, plus the allowed ranges.
+    public var targetPolicy = TargetPolicy.publicOnly
 
     public init(name: String, stateDirectory: URL) {
         self.name = name

@@ -81,7 +81,8 @@ extension AgentRuntime {
         var running = transition(requestID, module: module, state: "running")
         running.startedAtMilliseconds = startedAt
         record(running)
-        let context = ModuleContext(agentID: id, requestID: requestID, logger: logger, metrics: metrics.probes)
+        let context = ModuleContext(
+            agentID: id, requestID: requestID, logger: logger, metrics: metrics.probes, targetPolicy: configuration.targetPolicy)
         let outcome = await withSpan("\(name) run", ofKind: .internal) { span in
             span.attributes["imn.module"] = name
             span.attributes["imn.request.id"] = requestID

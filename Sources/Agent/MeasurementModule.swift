@@ -16,12 +16,15 @@ public struct ModuleContext: Sendable {
     public var logger: Logger
     /// Records probe figures (RTTs, loss) as metrics with bounded labels.
     public var metrics: ProbeRecorder
+    /// Which resolved targets probes may reach.
+    public var targetPolicy: TargetPolicy
 
-    public init(agentID: String, requestID: String, logger: Logger, metrics: ProbeRecorder) {
+    public init(agentID: String, requestID: String, logger: Logger, metrics: ProbeRecorder, targetPolicy: TargetPolicy = .publicOnly) {
         self.agentID = agentID
         self.requestID = requestID
         self.logger = logger
         self.metrics = metrics
+        self.targetPolicy = targetPolicy
     }
 }
 

@@ -9,9 +9,28 @@ struct ResolvedAddress: Sendable {
     var isIPv6: Bool { Int32(storage.ss_family) == AF_INET6 }
     var family: String { isIPv6 ? "ipv6" : "ipv4" }
 
-    /// The first address of `host` (a literal IPv4/IPv6 address, or a name). Blocking: call on a
-    /// probe thread.
-    static func resolve(_ host: String) throws -> ResolvedAddress {
+    /// The address bytes (4 for IPv4, 16 for IPv6).
+    var bytes: [UInt8] {
+        var storage = self.storage
+        return withUnsafeBytes(of: &storage) { raw in
+            if isIPv6 {
+                var address = raw.load(as: sockaddr_in6.self).sin6_addr
+                return withUnsafeBytes(of: &address) { Array($0) }
+            }
+            var address = raw.load(as: sockaddr_in.self).sin_addr
+            return withUnsafeBytes(of: &address) { Array($0) }
+        }
+    }
+
+    /// The first address of `host` (a literal IPv4/IPv6 address, or a name), checked against
+    /// `policy` after resolution. Blocking: call on a probe thread.
+    static func resolve(_ host: String, policy: TargetPolicy) throws -> ResolvedAddress {
+        let address = try resolve(host)
+        try policy.check(address.bytes, host: host, text: address.text)
+        return address
+    }
+
+    private static func resolve(_ host: String) throws -> ResolvedAddress {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_ADDRCONFIG

@@ -41,6 +41,7 @@ public enum IMNProcesses {
             arguments: [
                 "agent", "--name", "agent_1", "--id", "agent_1", "--nats-url", natsURL, "--metrics-port", "\(metricsPort)", "--state-dir",
                 directory.appendingPathComponent("agent").path, "--heartbeat-interval", "\(heartbeatInterval)", "--log-level", "warning",
+                "--allow-targets", "127.0.0.0/8,::1/128",
             ], environment: environment)
     }
 }

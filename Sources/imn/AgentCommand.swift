@@ -28,6 +28,12 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Folder for the agent id and the result outbox (default: .imn/agents/<name>).") var stateDir: String?
     @Option(help: "Folder of external module manifests (*.json), watched while the agent runs.") var modulesDir: String?
     @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 5.0
+    @Option(
+        help: """
+            Special-purpose ranges probes may still reach, comma-separated CIDRs (env: IMN_ALLOW_TARGETS). \
+            By default private, loopback, link-local, multicast and unspecified addresses are refused.
+            """)
+    var allowTargets: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
     func validate() throws {
@@ -46,6 +52,11 @@ struct AgentCommand: AsyncParsableCommand {
         configuration.metricsHost = metricsHost
         configuration.metricsPort = metricsPort
         configuration.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
+        do {
+            configuration.targetPolicy = try TargetPolicy(allowing: allowTargets ?? ProcessInfo.processInfo.environment["IMN_ALLOW_TARGETS"] ?? "")
+        } catch {
+            throw ValidationError("--allow-targets: \(error)")
+        }
         let metrics = AgentMetrics(also: telemetry.enabled ? telemetry.metrics : nil)
         let runtime: AgentRuntime
         do {

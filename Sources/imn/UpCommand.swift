@@ -101,6 +101,8 @@ struct UpCommand: AsyncParsableCommand {
                         "agent", "--name", name, "--id", name, "--nats-url", "nats://127.0.0.1:\(natsPort)", "--metrics-port", "\(port)",
                         "--state-dir",
                         data.appendingPathComponent("agents/\(name)").path,
+                        // The local stack measures loopback; other special-purpose ranges stay refused.
+                        "--allow-targets", "127.0.0.0/8,::1/128",
                     ], ready: { LocalPort.status(port, path: "/health") == 200 }, describe: "http://127.0.0.1:\(port)/metrics")
             }
         } catch {

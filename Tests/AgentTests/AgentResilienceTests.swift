@@ -51,6 +51,7 @@ struct AgentResilienceTests {
             let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-agent-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: state) }
             var configuration = AgentConfiguration(name: "restarting", stateDirectory: state)
+            configuration.targetPolicy = .anything
             configuration.nats = NATSConfiguration(url: "nats://127.0.0.1:\(FreePort.next())")  // nowhere: nothing is published
             let first = try AgentRuntime(configuration: configuration, modules: ModuleHost(), metrics: AgentMetrics())
             let id = first.id
@@ -86,6 +87,7 @@ struct AgentResilienceTests {
             let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-agent-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: state) }
             var configuration = AgentConfiguration(name: "metrics", stateDirectory: state)
+            configuration.targetPolicy = .anything
             configuration.id = "agent_m"
             configuration.nats = NATSConfiguration(url: server.natsURL)
             configuration.metricsPort = 0

@@ -51,6 +51,7 @@ func withAgent<T>(
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-agent-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: state) }
         var configuration = AgentConfiguration(name: "agent_t", stateDirectory: state)
+        configuration.targetPolicy = .anything
         configuration.id = "agent_t"
         configuration.nats = NATSConfiguration(url: server.natsURL)
         configuration.nats.reconnectWait = .milliseconds(100)

@@ -11,7 +11,7 @@ import Testing
         let module = PingModule()
         let schema = JSONSchema(module.spec.inputSchema)
         #expect(schema.validate(input).isEmpty)
-        let context = ModuleContext(agentID: "t", requestID: "r", logger: Logger(label: "test"), metrics: .discarding)
+        let context = ModuleContext(agentID: "t", requestID: "r", logger: Logger(label: "test"), metrics: .discarding, targetPolicy: .anything)
         return try await module.run(input: schema.applyingDefaults(to: input), context: context)
     }
 

@@ -37,6 +37,7 @@ struct EndToEndTests {
                 let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-e2e-\(UUID().uuidString)")
                 defer { try? FileManager.default.removeItem(at: state) }
                 var agentConfiguration = AgentConfiguration(name: "agent_1", stateDirectory: state)
+                agentConfiguration.targetPolicy = .anything
                 agentConfiguration.id = "agent_1"
                 agentConfiguration.nats = NATSConfiguration(url: nats.natsURL)
                 agentConfiguration.heartbeatInterval = .milliseconds(300)

@@ -102,6 +102,7 @@ struct ServerAPITests {
             let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-e2e-\(UUID().uuidString)")
             defer { try? FileManager.default.removeItem(at: state) }
             var configuration = AgentConfiguration(name: "agent_2", stateDirectory: state)
+            configuration.targetPolicy = .anything
             configuration.id = "agent_2"
             configuration.nats = NATSConfiguration(url: stack.natsURL)
             configuration.heartbeatInterval = .milliseconds(300)

@@ -32,7 +32,7 @@ public struct PingModule: MeasurementModule {
         let cancelled = CancelFlag()
         let result = try await withTaskCancellationHandler {
             try await ProbeThreads.pool.runIfActive {
-                let address = try ResolvedAddress.resolve(host)
+                let address = try ResolvedAddress.resolve(host, policy: context.targetPolicy)
                 return try PingRun.run(address, options, cancelled: cancelled)
             }
         } onCancel: {
@@ -149,7 +149,7 @@ extension PingModule {
     public static func probeOnce(_ host: String) async throws -> Double? {
         try await ProbeThreads.pool.runIfActive {
             let result = try PingRun.run(
-                try ResolvedAddress.resolve(host), .init(count: 1, interval: 1, timeout: 1, size: 56), cancelled: CancelFlag())
+                try ResolvedAddress.resolve(host, policy: .anything), .init(count: 1, interval: 1, timeout: 1, size: 56), cancelled: CancelFlag())
             return result.rtts.first??.milliseconds
         }
     }
@@ -157,8 +157,11 @@ extension PingModule {
     /// A whole run; returns the replies received (for benchmarks).
     public static func probeRun(_ host: String, count: Int, interval: Double) async throws -> Int {
         try await ProbeThreads.pool.runIfActive {
-            try PingRun.run(try ResolvedAddress.resolve(host), .init(count: count, interval: interval, timeout: 1, size: 56), cancelled: CancelFlag())
-                .received
+            try PingRun.run(
+                try ResolvedAddress.resolve(host, policy: .anything), .init(count: count, interval: interval, timeout: 1, size: 56),
+                cancelled: CancelFlag()
+            )
+            .received
         }
     }
 }

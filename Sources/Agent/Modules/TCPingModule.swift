@@ -27,7 +27,7 @@ public struct TCPingModule: MeasurementModule {
         let count = Int(input["count"]?.numberValue ?? 4)
         let interval = input["interval"]?.numberValue ?? 1
         let timeout = input["timeout"]?.numberValue ?? 2
-        let address = try await ProbeThreads.pool.runIfActive { try ResolvedAddress.resolve(host) }
+        let address = try await ProbeThreads.pool.runIfActive { [policy = context.targetPolicy] in try ResolvedAddress.resolve(host, policy: policy) }
         var attempts: [JSONValue] = []
         var times: [Double] = []
         for sequence in 1...count {
