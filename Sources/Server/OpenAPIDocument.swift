@@ -7,11 +7,18 @@ enum OpenAPIDocument {
         "openapi": "3.1.0",
         "info": [
             "title": "IMN server", "version": .string(IMNVersion.current),
-            "description": "Trigger measurements on IMN agents, read their results, schedule recurring runs. Errors are RFC 9457 problems.",
+            "description": """
+            Trigger measurements on IMN agents, read their results, schedule recurring runs. Errors are RFC 9457 problems. \
+            When the server has tokens (--tokens-file or IMN_API_TOKENS), every path but /health, /ready, /metrics, \
+            /openapi.json and /docs needs `Authorization: Bearer <token>`: 401 without a valid token, 403 without the read \
+            (GET) or write (POST, DELETE) scope, 429 with Retry-After over the token's rate.
+            """,
         ],
         "servers": [["url": "http://localhost:8000"]],
         "paths": .object(paths),
-        "components": ["schemas": .object(schemas)],
+        "components": ["schemas": .object(schemas), "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]]],
+        // A token when the server has tokens; none when it has not.
+        "security": [["bearer": []], [:]],
     ]
 
     static var paths: [String: JSONValue] {

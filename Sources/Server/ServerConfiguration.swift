@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var serverID = "server-\(ProcessInfo.processInfo.hostName)"
     /// A metrics backend that sees every server metric besides Prometheus (the OTLP one).
     public var additionalMetrics: (any MetricsFactory)?
+    /// REST bearer tokens; none means the API is open.
+    public var tokens: [APIToken] = []
 
     public init() {}
 }

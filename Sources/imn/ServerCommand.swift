@@ -31,6 +31,12 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "DBOS gRPC address host:port.") var dbosAddress = "127.0.0.1:50051"
     @Option(help: "Seconds without a heartbeat after which an agent counts as dead.") var heartbeatTimeout = 15.0
     @Option(help: "Name of this server in the audit log and NATS (default: server-<hostname>).") var serverID: String?
+    @Option(
+        help: """
+            JSON file of REST tokens: [{"name": …, "token": …, "scopes": ["read","write"], "rate_per_second": 20}] \
+            (env IMN_API_TOKENS: name:token:read+write[:rate],…). Without tokens the API is open.
+            """)
+    var tokensFile: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
     func validate() throws {
@@ -49,6 +55,18 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
         if let serverID { configuration.serverID = serverID }
         if telemetry.enabled { configuration.additionalMetrics = telemetry.metrics }
+        do {
+            if let tokensFile {
+                configuration.tokens = try APIToken.load(file: tokensFile)
+            } else if let text = ProcessInfo.processInfo.environment["IMN_API_TOKENS"], !text.isEmpty {
+                configuration.tokens = try APIToken.parse(environment: text)
+            }
+        } catch {
+            throw ValidationError("REST tokens: \(error)")
+        }
+        if configuration.tokens.isEmpty {
+            logger.notice("no REST tokens configured: the API is open", metadata: ["host": "\(host)"])
+        }
         let server = IMNServer(configuration: configuration, logger: logger) { port in logger.info("server listening", metadata: ["port": "\(port)"])
         }
         try await ServiceRunner.run([server], telemetry: telemetry, logger: logger)

@@ -118,6 +118,9 @@ struct UpCommand: AsyncParsableCommand {
             up:   curl -s -X POST 'localhost:\(serverPort)/agent/agent_1/ping_module?wait=10' -d '{"host":"127.0.0.1","count":3}'
             up:   curl -s localhost:\(serverPort)/agents/agent_1/results
             up: the API is described at http://127.0.0.1:\(serverPort)/docs. Ctrl-C stops everything.
+            up: \(ProcessInfo.processInfo.environment["IMN_API_TOKENS", default: ""].isEmpty
+                ? "the API is open (no IMN_API_TOKENS set) and listens on 127.0.0.1 only."
+                : "the API wants a bearer token from IMN_API_TOKENS (Authorization: Bearer <token>).")
             """)
         fflush(nil)
         while !stop.isSet {

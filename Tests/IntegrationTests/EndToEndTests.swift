@@ -73,7 +73,9 @@ struct EndToEndTests {
     }
 
     /// The backends and a server in this process that has heard agent_1.
-    static func withStack(heartbeatTimeout: Duration = .seconds(15), _ body: (Stack) async throws -> Void) async throws {
+    static func withStack(
+        heartbeatTimeout: Duration = .seconds(15), tokens: [APIToken] = [], _ body: (Stack) async throws -> Void
+    ) async throws {
         try await withBackends { backends in
             var configuration = ServerConfiguration()
             configuration.port = 0
@@ -81,6 +83,7 @@ struct EndToEndTests {
             configuration.dbosAddress = backends.dbosAddress
             configuration.serverID = "e2e-server"
             configuration.heartbeatTimeout = heartbeatTimeout
+            configuration.tokens = tokens
             let port = ListeningPort()
             let server = IMNServer(configuration: configuration, logger: Logger(label: "e2e.server")) { listening in port.set(listening) }
             let serverTask = Task { try await server.run() }
@@ -88,7 +91,11 @@ struct EndToEndTests {
                 #expect(await eventually { port.value != 0 })
                 let httpPort = port.value
                 // Wait until the server has heard agent_1.
-                #expect(await eventually { ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1"))?.status) == 200 })
+                let reader = tokens.first { $0.scopes.contains(.read) }.map { ["Authorization": "Bearer \($0.token)"] } ?? [:]
+                #expect(
+                    await eventually {
+                        ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1", headers: reader))?.status) == 200
+                    })
                 try await body(Stack(port: httpPort, natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, server: server))
             }
         }

@@ -181,3 +181,62 @@ struct ServerAPITests {
         }
     }
 }
+
+/// Bearer tokens with read and write scopes and per-token rate limits, as problem+json.
+struct AuthenticationTests {
+    static let reader = APIToken(name: "reader", token: "read-token-0123456789", scopes: [.read])
+    static let writer = APIToken(name: "writer", token: "write-token-0123456789", scopes: [.read, .write])
+    static let limited = APIToken(name: "limited", token: "limited-token-0123456789", scopes: [.read], ratePerSecond: 2)
+
+    @Test func tokensScopesAndRateLimits() async throws {
+        try await EndToEndTests.withStack(tokens: [Self.reader, Self.writer, Self.limited]) { stack in
+            func call(_ method: String, _ path: String, token: APIToken?, body: String = "") async throws -> HTTP.Reply {
+                try await HTTP.request(
+                    method, port: stack.port, path: path, body: body, headers: token.map { ["Authorization": "Bearer \($0.token)"] } ?? [:])
+            }
+            let anonymous = try await call("GET", "/agents", token: nil)
+            #expect(anonymous.status == 401)
+            #expect(anonymous.headers.lowercased().contains("www-authenticate: bearer"))
+            #expect(anonymous.headers.lowercased().contains("application/problem+json"))
+            #expect(anonymous.json?["status"] == 401)
+            let wrong = try await call("GET", "/agents", token: APIToken(name: "x", token: "not-a-known-token-000", scopes: [.read]))
+            #expect(wrong.status == 401)
+            #expect(try await call("GET", "/health", token: nil).status == 200, "liveness stays open")
+            #expect(try await call("GET", "/metrics", token: nil).status == 200, "Prometheus scrapes without a token")
+
+            #expect(try await call("GET", "/agents", token: Self.reader).status == 200)
+            let forbidden = try await call("POST", "/agent/agent_1/echo_module?wait=10", token: Self.reader, body: #"{"message":"x"}"#)
+            #expect(forbidden.status == 403)
+            #expect(forbidden.json?["detail"]?.stringValue?.contains("write scope") == true)
+            let allowed = try await call("POST", "/agent/agent_1/echo_module?wait=10", token: Self.writer, body: #"{"message":"x"}"#)
+            #expect(allowed.status == 200, "\(allowed.body)")
+
+            // 2 requests a second, bursts of 2: the third at once is refused with Retry-After.
+            var statuses: [Int] = []
+            var limitedReply: HTTP.Reply?
+            for _ in 0..<4 {
+                let reply = try await call("GET", "/agents", token: Self.limited)
+                statuses.append(reply.status)
+                if reply.status == 429 { limitedReply = reply }
+            }
+            #expect(statuses.prefix(2) == [200, 200])
+            #expect(statuses.contains(429), "\(statuses)")
+            #expect(limitedReply?.headers.lowercased().contains("retry-after: 1") == true)
+            #expect(limitedReply?.json?["title"] == "Rate limit exceeded")
+            try await Task.sleep(for: .milliseconds(1100))
+            #expect(try await call("GET", "/agents", token: Self.limited).status == 200, "the bucket refills")
+            #expect(try await call("GET", "/agents", token: Self.writer).status == 200, "other tokens are not limited")
+        }
+    }
+
+    @Test func tokensFromTheEnvironmentAndBadOnes() throws {
+        let tokens = try APIToken.parse(environment: "ci:abcdefghijklmnop:read+write:5,dash:qrstuvwxyz012345:read")
+        #expect(tokens.map(\.name) == ["ci", "dash"])
+        #expect(tokens[0].scopes == [.read, .write])
+        #expect(tokens[0].ratePerSecond == 5)
+        #expect(tokens[1].ratePerSecond == nil)
+        #expect(throws: APITokenError.self) { try APIToken.parse(environment: "short:abc:read") }
+        #expect(throws: APITokenError.self) { try APIToken.parse(environment: "x:abcdefghijklmnop:admin") }
+        #expect(throws: APITokenError.self) { try APIToken.parse(environment: "x:abcdefghijklmnop:read:-1") }
+    }
+}
