@@ -133,7 +133,7 @@ let package = Package(
         // MARK: Tests
         .target(
             name: "IMNTestSupport",
-            dependencies: [.product(name: "Logging", package: "swift-log")]),
+            dependencies: ["IMNCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "RedisClientTests",
             dependencies: ["RedisClient", "IMNTestSupport"]),

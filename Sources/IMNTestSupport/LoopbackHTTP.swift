@@ -1,4 +1,5 @@
 import Foundation
+import IMNCore
 import Synchronization
 
 /// A minimal HTTP/1.1 client for tests (`Connection: close`, loopback only), run off the
@@ -18,18 +19,10 @@ public enum LoopbackHTTP {
     }
 
     static func blockingRequest(_ method: String, port: Int, path: String, body: String, headers: [String: String]) throws -> Reply {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard let fd = Loopback.connect(port: port) else { throw ServerProcessError("cannot connect to 127.0.0.1:\(port)") }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 30, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        guard connected else { throw ServerProcessError("cannot connect to 127.0.0.1:\(port)") }
         var text = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\n"
         text += "Content-Length: \(body.utf8.count)\r\n"
         for (name, value) in headers { text += "\(name): \(value)\r\n" }

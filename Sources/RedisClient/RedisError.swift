@@ -42,6 +42,14 @@ public struct RedisError: Error, CustomStringConvertible {
     /// True when the outcome of the command is unknown (see ``Code/indeterminate``).
     public var isIndeterminate: Bool { code == .indeterminate }
 
+    /// True for an error reply saying Redis will not run commands for now (`LOADING` its data
+    /// after a restart, `BUSY` with a script, `TRYAGAIN`, `MASTERDOWN`): nothing was applied, so
+    /// the command may be sent again later.
+    public var isTransientRefusal: Bool {
+        guard let prefix = serverErrorPrefix else { return false }
+        return ["LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"].contains(prefix)
+    }
+
     /// The first word of a server error (`NOSCRIPT`, `WRONGTYPE`, `ERR`…), when there is one.
     public var serverErrorPrefix: Substring? {
         guard code == .server else { return nil }

@@ -59,8 +59,6 @@ public struct APITokenError: Error, CustomStringConvertible {
 /// Bearer-token authentication, scope checks and per-token rate limits. With no tokens configured
 /// the API is open. Liveness, readiness, metrics and the API description stay open always.
 struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
-    static var openPaths: Set<String> { ["/health", "/ready", "/metrics", "/openapi.json", "/docs"] }
-
     let tokens: [APIToken]
     private let buckets: [TokenBucket?]
 
@@ -70,7 +68,7 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !tokens.isEmpty, !Self.openPaths.contains(request.uri.path) else { return try await next(request, context) }
+        guard !tokens.isEmpty, !openPaths.contains(request.uri.path) else { return try await next(request, context) }
         let challenge: @Sendable (inout HTTPFields) -> Void = { $0[.wwwAuthenticate] = "Bearer realm=\"imn\"" }
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
             return Self.problem(.unauthorized, "Authentication required", "send Authorization: Bearer <token>", extra: challenge)
@@ -108,6 +106,9 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 }
+
+/// Paths that never need a token: liveness, readiness, Prometheus, the API description.
+private let openPaths: Set<String> = ["/health", "/ready", "/metrics", "/openapi.json", "/docs"]
 
 /// A token bucket: `rate` tokens a second, holding at most one second's worth (at least 1).
 final class TokenBucket: Sendable {

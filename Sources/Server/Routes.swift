@@ -95,8 +95,7 @@ extension IMNServer {
     }
 
     func metricsResponse(_ api: MeasurementAPI) -> Response {
-        let all = api.registry.all
-        api.metrics.agents(total: all.count, alive: all.filter(api.registry.isAlive).count)
+        // The agent gauges are kept current by IMNServer.countAgents.
         return Self.text(String(decoding: api.metrics.exposition(), as: UTF8.self), type: "text/plain; version=0.0.4; charset=utf-8")
     }
 

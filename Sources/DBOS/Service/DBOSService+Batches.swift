@@ -17,7 +17,7 @@ extension DBOSService {
                     expectedVersion: item.expectedVersion, actor: Self.optional(item.actor) ?? "unknown", detail: item.detail)
             }
         }
-        let outcomes = await Self.applying(changes) { await store.setModuleStates($0) }
+        let outcomes = await store.setModuleStates(changes)
         var response = Imn_Dbos_V1_SetModuleStatesResponse()
         response.items = outcomes.map { outcome in
             var item = Imn_Dbos_V1_SetModuleStateOutcome()
@@ -35,7 +35,7 @@ extension DBOSService {
     {
         try Self.checkBatch(request.items.count)
         let results = request.items.map { item in Result { () throws(DBOSError) in try item.result.stored() } }
-        let outcomes = await Self.applying(results) { await store.storeResults($0) }
+        let outcomes = await store.storeResults(results)
         var response = Imn_Dbos_V1_StoreResultsResponse()
         response.items = outcomes.map { outcome in
             var item = Imn_Dbos_V1_StoreResultOutcome()
@@ -53,20 +53,6 @@ extension DBOSService {
     static func checkBatch(_ count: Int) throws(RPCError) {
         guard count <= maxBatchItems else {
             throw RPCError(code: .invalidArgument, message: "a batch holds at most \(maxBatchItems) items, got \(count)")
-        }
-    }
-
-    /// Runs `body` on the inputs that converted, keeping each conversion error at its position.
-    static func applying<In, Out>(
-        _ inputs: [Result<In, DBOSError>], _ body: ([In]) async -> [Result<Out, DBOSError>]
-    ) async -> [Result<Out, DBOSError>] {
-        let valid = inputs.compactMap { try? $0.get() }
-        var applied = await body(valid).makeIterator()
-        return inputs.map { input in
-            switch input {
-            case .failure(let error): .failure(error)
-            case .success: applied.next() ?? .failure(DBOSError(.internalError, "no outcome"))
-            }
         }
     }
 

@@ -8,10 +8,15 @@ extension DBOSStore {
         return try Self.storeOutcome(try await run(ResultScripts.store, keys: call.keys, arguments: call.arguments), result.requestID)
     }
 
-    /// Many ``storeResult(_:)`` calls in one Redis round trip; each outcome at its result's position.
-    public func storeResults(_ results: [StoredResult]) async -> [Result<(result: StoredResult, duplicate: Bool), DBOSError>] {
-        await runBatch(ResultScripts.store, results.map { result in Result { () throws(DBOSError) in try storeCall(result) } }) {
-            (reply, index) throws(DBOSError) in try Self.storeOutcome(reply, results[index].requestID)
+    /// Many ``storeResult(_:)`` calls in one Redis round trip; each outcome at its result's
+    /// position (an item that failed before, e.g. in decoding, keeps its error).
+    public func storeResults(
+        _ results: [Result<StoredResult, DBOSError>]
+    ) async -> [Result<(result: StoredResult, duplicate: Bool), DBOSError>] {
+        await runBatch(ResultScripts.store, results.map { $0.flatMap { result in Result { () throws(DBOSError) in try storeCall(result) } } }) {
+            (reply, index) throws(DBOSError) in
+            guard case .success(let result) = results[index] else { throw DBOSError(.internalError, "no result at \(index)") }
+            return try Self.storeOutcome(reply, result.requestID)
         }
     }
 

@@ -16,10 +16,13 @@ extension DBOSStore {
     }
 
     /// Many ``setModuleState(requestID:agentID:module:state:expectedVersion:actor:detail:)`` calls
-    /// in one Redis round trip, applied in order; each outcome at its change's position.
-    public func setModuleStates(_ changes: [ModuleStateChange]) async -> [Result<ModuleState, DBOSError>] {
-        await runBatch(StateScripts.set, changes.map { change in Result { () throws(DBOSError) in try stateCall(change) } }) {
-            (reply, index) throws(DBOSError) in try Self.stateOutcome(reply, changes[index])
+    /// in one Redis round trip, applied in order; each outcome at its change's position (an item
+    /// that failed before, e.g. in decoding, keeps its error).
+    public func setModuleStates(_ changes: [Result<ModuleStateChange, DBOSError>]) async -> [Result<ModuleState, DBOSError>] {
+        await runBatch(StateScripts.set, changes.map { $0.flatMap { change in Result { () throws(DBOSError) in try stateCall(change) } } }) {
+            (reply, index) throws(DBOSError) in
+            guard case .success(let change) = changes[index] else { throw DBOSError(.internalError, "no change at \(index)") }
+            return try Self.stateOutcome(reply, change)
         }
     }
 

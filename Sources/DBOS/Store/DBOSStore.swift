@@ -91,10 +91,8 @@ public struct DBOSStore: Sendable {
     static func map(_ error: RedisError) -> DBOSError {
         switch error.code {
         case .connectionFailed, .closed: DBOSError(.unavailable, "Redis is unreachable", cause: error)
-        // Redis refused to run the command for now (loading its data after a restart, busy with a
-        // script): nothing was applied, so this is as retryable as an unreachable Redis.
-        case .server where ["LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN"].contains(error.serverErrorPrefix ?? ""):
-            DBOSError(.unavailable, "Redis is not ready", cause: error)
+        // Nothing was applied, so this is as retryable as an unreachable Redis.
+        case .server where error.isTransientRefusal: DBOSError(.unavailable, "Redis is not ready", cause: error)
         case .indeterminate: DBOSError(.unavailable, "the outcome is unknown: the connection to Redis broke", cause: error)
         default: DBOSError(.internalError, "Redis failed", cause: error)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import IMNCore
 
 #if canImport(Glibc)
     import Glibc
@@ -106,16 +107,8 @@ enum LocalPort {
     }
 
     private static func withSocket<T>(_ port: Int, _ body: (Int32) -> T) -> T? {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
+        guard let fd = Loopback.connect(port: port) else { return nil }
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-        return connected ? body(fd) : nil
+        return body(fd)
     }
 }
