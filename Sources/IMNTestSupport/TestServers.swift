@@ -19,12 +19,18 @@ public func withRedisServer<T>(
 
 /// A real `nats-server -js` on a free loopback port with its JetStream store in a temporary folder.
 public func withNATSServer<T>(extraArguments: [String] = [], _ body: (ServerProcess) async throws -> T) async throws -> T {
-    guard let executable = ServerBinaries.natsServer else { throw ServerProcessError("nats-server is not installed") }
-    let port = FreePort.next()
-    let directory = try ServerProcess.makeDirectory("nats")
-    let arguments = ["-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", directory.appendingPathComponent("jetstream").path] + extraArguments
-    return try await withServer(
-        ServerProcess(name: "nats-server", executable: executable, port: port, directory: directory, arguments: arguments), body)
+    try await withServer(try ServerProcess.natsServer(extraArguments: extraArguments), body)
+}
+
+extension ServerProcess {
+    /// A `nats-server -js` on a free loopback port, not started yet (``withServer(_:_:)`` starts it).
+    public static func natsServer(extraArguments: [String] = []) throws -> ServerProcess {
+        guard let executable = ServerBinaries.natsServer else { throw ServerProcessError("nats-server is not installed") }
+        let port = FreePort.next()
+        let directory = try ServerProcess.makeDirectory("nats")
+        let arguments = ["-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", directory.appendingPathComponent("jetstream").path] + extraArguments
+        return ServerProcess(name: "nats-server", executable: executable, port: port, directory: directory, arguments: arguments)
+    }
 }
 
 extension ServerProcess {

@@ -1,8 +1,14 @@
 import CNats
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 extension NATSConnection {
-    /// Builds libnats options from the configuration and connects (blocking).
-    static func open(_ configuration: NATSConfiguration, events: ConnectionEvents) throws(NATSError) -> OpaquePointer {
+    /// Builds libnats options from the configuration and connects (blocking). Returns nil when
+    /// libnats, told to retry a failed first connection, closed it instead (see
+    /// ``openKeepingRetrying(_:blocking:logger:)``); `events` is then spent.
+    static func open(_ configuration: NATSConfiguration, events: ConnectionEvents) throws(NATSError) -> OpaquePointer? {
         var options: OpaquePointer?
         try LibNATS.check(natsOptions_Create(&options), "creating NATS options")
         guard let options else { throw NATSError(.library, "natsOptions_Create returned nothing") }
@@ -40,11 +46,31 @@ extension NATSConnection {
 
         var connection: OpaquePointer?
         let status = natsConnection_Connect(&connection, options)
-        if let connection, status == NATS_OK || status == NATS_NOT_YET_CONNECTED {
-            return connection
+        if let connection, status == NATS_OK { return connection }
+        if let connection, status == NATS_NOT_YET_CONNECTED {
+            return retriesInTheBackground(connection, events: events, within: configuration.connectTimeout * configuration.urls.count)
+                ? connection : nil
         }
         Unmanaged<ConnectionEvents>.fromOpaque(closure).release()
         throw LibNATS.error(status, "connect to \(configuration.urls.joined(separator: ","))")
+    }
+
+    /// After `NATS_NOT_YET_CONNECTED`, waits (polling, on the blocking pool) until libnats either
+    /// connects or schedules its first retry — or closes the connection, libnats 3.4's bug, in
+    /// which case the connection is destroyed and false returned.
+    private static func retriesInTheBackground(_ connection: OpaquePointer, events: ConnectionEvents, within timeout: Duration) -> Bool {
+        // Each attempt of the reconnect thread takes at most the connect timeout per server.
+        let deadline = ContinuousClock.now + timeout + .seconds(5)
+        while ContinuousClock.now < deadline {
+            let status = natsConnection_Status(connection)
+            if status == NATS_CONN_STATUS_CONNECTED || events.retryScheduled { return true }
+            if status == NATS_CONN_STATUS_CLOSED {
+                natsConnection_Destroy(connection)
+                return false
+            }
+            usleep(1_000)
+        }
+        return true
     }
 
     /// Makes a libnats subscription that feeds `sink`.

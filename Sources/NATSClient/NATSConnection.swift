@@ -32,18 +32,16 @@ public final class NATSConnection: Sendable {
     }
 
     /// Connects to the first reachable server of ``NATSConfiguration/urls``. With
-    /// `retryOnFailedConnect` it returns at once and keeps trying in the background.
+    /// `retryOnFailedConnect` it returns once libnats is retrying in the background (at once when
+    /// no server listens; after the connect timeout when one accepts but does not answer).
     public static func connect(_ configuration: NATSConfiguration, logger: Logger = Logger(label: "imn.nats")) async throws(NATSError)
         -> NATSConnection
     {
         guard !configuration.urls.isEmpty else { throw NATSError(.invalidArgument, "no NATS URL given") }
         let blocking = NIOThreadPool(numberOfThreads: 2)
         blocking.start()
-        let events = ConnectionEvents(reconnectWait: configuration.reconnectWait, maxReconnectWait: configuration.maxReconnectWait)
         do {
-            let pointer = try await blocking.runIfActive { () throws -> UnsafeSendablePointer in
-                try UnsafeSendablePointer(Self.open(configuration, events: events))
-            }
+            let (pointer, events) = try await openKeepingRetrying(configuration, blocking: blocking, logger: logger)
             let handle = try ConnectionHandle(pointer.value, jetStreamWait: configuration.jetStreamTimeout)
             if natsConnection_Status(pointer.value) == NATS_CONN_STATUS_CONNECTED { events.transition(to: .connected) }
             let router = ResponseRouter(prefix: try Self.makeInboxPrefix())
@@ -56,6 +54,32 @@ public final class NATSConnection: Sendable {
             try? await blocking.shutdownGracefully()
             if let error = error as? NATSError { throw error }
             throw NATSError(.library, "connect failed", cause: error)
+        }
+    }
+
+    /// Opens the libnats connection. With `retryOnFailedConnect`, libnats 3.4 (Debian 12's) gives
+    /// up instead of retrying when its first attempt reached a server whose handshake failed (a
+    /// stalled or overloaded server, a proxy that accepts and closes): the connection just closes
+    /// (fixed upstream in nats.c 3.12). ``open(_:events:)`` notices that, and this opens another.
+    private static func openKeepingRetrying(
+        _ configuration: NATSConfiguration, blocking: NIOThreadPool, logger: Logger
+    ) async throws -> (UnsafeSendablePointer, ConnectionEvents) {
+        var attempt = 0
+        while true {
+            let events = ConnectionEvents(reconnectWait: configuration.reconnectWait, maxReconnectWait: configuration.maxReconnectWait)
+            let pointer = try await blocking.runIfActive { () throws -> UnsafeSendablePointer? in
+                try Self.open(configuration, events: events).map(UnsafeSendablePointer.init)
+            }
+            if let pointer { return (pointer, events) }
+            attempt += 1
+            logger.info(
+                "nats: first connection attempt failed mid-handshake; trying again",
+                metadata: ["nats.urls": "\(configuration.urls)", "attempt": "\(attempt)"])
+            do {
+                try await Task.sleep(for: .milliseconds(events.reconnectDelay(rounds: attempt)))
+            } catch {
+                throw NATSError(.connectionFailed, "connect to \(configuration.urls.joined(separator: ",")) cancelled")
+            }
         }
     }
 

@@ -23,6 +23,8 @@ final class ConnectionEvents: Sendable {
         var observers: [Int: AsyncStream<NATSConnectionState>.Continuation] = [:]
         var nextObserver = 0
         var closing = false
+        /// libnats asked for a reconnect delay: it is retrying, not giving up.
+        var retryScheduled = false
     }
     private let storage = Mutex(Storage())
     private let reconnectWait: Duration
@@ -35,6 +37,7 @@ final class ConnectionEvents: Sendable {
 
     /// Milliseconds to wait after `rounds` failed rounds over the server list: doubling, capped, jittered.
     func reconnectDelay(rounds: Int) -> Int64 {
+        storage.withLock { $0.retryScheduled = true }
         let exponent = min(max(rounds - 1, 0), 20)
         let base = LibNATS.milliseconds(min(reconnectWait * (1 << exponent), maxReconnectWait))
         return base + Int64.random(in: 0...max(0, base / 10))
@@ -42,6 +45,7 @@ final class ConnectionEvents: Sendable {
 
     var state: NATSConnectionState { storage.withLock { $0.state } }
     var statistics: NATSConnectionStatistics { storage.withLock { $0.statistics } }
+    var retryScheduled: Bool { storage.withLock { $0.retryScheduled } }
 
     func transition(to state: NATSConnectionState) {
         let observers = storage.withLock { storage -> [AsyncStream<NATSConnectionState>.Continuation] in

@@ -46,6 +46,52 @@ struct AgentResilienceTests {
         }
     }
 
+    /// An agent started before its NATS server serves commands once the server is up: the
+    /// subscriptions made while connecting are sent when the connection is established.
+    @Test func agentStartedBeforeNATSServesOnceItIsUp() async throws {
+        let server = try ServerProcess.natsServer()
+        try await withEarlyAgent(natsURL: server.natsURL) {
+            try await Task.sleep(for: .seconds(1.5))
+            try await withServer(server) { server in try await expectEchoAnswered(natsURL: server.natsURL) }
+        }
+    }
+
+    /// An agent whose first NATS handshake stalls (the server is stopped, as under heavy load)
+    /// serves commands once the server answers.
+    @Test func agentWhoseFirstHandshakeStallsServesOnceTheServerAnswers() async throws {
+        try await withNATSServer { server in
+            server.pause()
+            try await withEarlyAgent(natsURL: server.natsURL) {
+                try await Task.sleep(for: .seconds(3.5))  // longer than the 2 s connect timeout
+                server.resume()
+                try await expectEchoAnswered(natsURL: server.natsURL)
+            }
+        }
+    }
+
+    /// Runs an agent with the built-in modules, id `early`, on `natsURL` while `body` runs.
+    private func withEarlyAgent(natsURL: String, _ body: () async throws -> Void) async throws {
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-agent-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        var configuration = AgentConfiguration(name: "early", stateDirectory: state)
+        configuration.id = "early"
+        configuration.nats = NATSConfiguration(url: natsURL)
+        let agent = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: AgentMetrics())
+        let running = Task { try await agent.run() }
+        defer { running.cancel() }
+        try await body()
+    }
+
+    private func expectEchoAnswered(natsURL: String) async throws {
+        let connection = try await NATSConnection.connect(NATSConfiguration(url: natsURL))
+        let request = Array(try JSONEncoder().encode(CommandRequest(requestID: UUID().uuidString, input: ["message": "hi"])))
+        let answered = await eventually(timeout: .seconds(10)) {
+            (try? await connection.request(Subjects.command(agent: "early", module: "echo_module"), payload: request)) != nil
+        }
+        #expect(answered, "the agent does not answer commands")
+        await connection.close()
+    }
+
     @Test func outboxSurvivesAnAgentRestart() async throws {
         try await withNATSServer { server in
             let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-agent-\(UUID().uuidString)")

@@ -67,7 +67,11 @@ func withAgent<T>(
         let consumer = try await resultsConsumer(connection, durableName: "test")
         // The agent subscribes asynchronously; wait until it answers.
         let harness = AgentHarness(runtime: runtime, connection: connection, consumer: consumer, server: server)
-        _ = await eventually { (try? await harness.command("nonexistent", [:])) != nil }
+        guard await eventually(timeout: .seconds(20), { (try? await harness.command("nonexistent", [:])) != nil }) else {
+            consumer.close()
+            await connection.close()
+            throw HarnessError(description: "the agent did not answer commands within 20 s")
+        }
         do {
             let result = try await body(harness)
             consumer.close()
@@ -79,6 +83,10 @@ func withAgent<T>(
             throw error
         }
     }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    let description: String
 }
 
 final class TransitionLog: Sendable {

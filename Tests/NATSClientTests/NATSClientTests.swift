@@ -194,6 +194,37 @@ struct NATSClientTests {
         #expect(connection.state == .connecting)
         await connection.close()
     }
+
+    /// The server accepts the TCP connection but does not answer (stopped, as under heavy load)
+    /// past the connect timeout: the connection keeps trying (libnats 3.4 alone would close it)
+    /// and its subscriptions work once the server answers.
+    @Test func stalledFirstHandshakeIsRetried() async throws {
+        try await withNATSServer { server in
+            server.pause()
+            var configuration = NATSConfiguration(url: server.natsURL)
+            configuration.connectTimeout = .milliseconds(300)
+            configuration.retryOnFailedConnect = true
+            let resumed = Task {
+                try await Task.sleep(for: .seconds(1.5))
+                server.resume()
+            }
+            let connection = try await NATSConnection.connect(configuration)
+            let subscription = try connection.subscribe(to: "stalled.>")
+            try await resumed.value
+            #expect(await eventually { connection.state == .connected })
+            let other = try await NATSConnection.connect(NATSConfiguration(url: server.natsURL))
+            try other.publish("stalled.x", payload: Array("hello".utf8))
+            try await other.flush()
+            var received: [UInt8] = []
+            for await message in subscription {
+                received = message.payload
+                break
+            }
+            #expect(received == Array("hello".utf8))
+            await other.close()
+            await connection.close()
+        }
+    }
 }
 
 @Suite struct NATSReconnectBackoffTests {
