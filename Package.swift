@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "imn", targets: ["imn"]),
+        .executable(name: "imn-agent", targets: ["imn-agent"]),
         .library(name: "RedisClient", targets: ["RedisClient"]),
         .library(name: "NATSClient", targets: ["NATSClient"]),
         .library(name: "IMNCore", targets: ["IMNCore"]),
@@ -25,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.0.0"),
@@ -90,7 +92,8 @@ let package = Package(
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
@@ -118,11 +121,27 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
-        // MARK: The executable
+        // MARK: The executables
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "Agent", "NATSClient", "OTLP", "IMNCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ]),
+        .executableTarget(
+            name: "imn-agent",
+            dependencies: [
+                "CommandLineSupport", "IMNCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         .executableTarget(
             name: "imn",
             dependencies: [
-                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server", "OTLP", "OTLPSink",
+                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server", "OTLP", "OTLPSink", "CommandLineSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import NATSClient
 
 /// Everything `imn agent` is told. Defaults are those of the first local agent.

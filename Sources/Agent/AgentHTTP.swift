@@ -1,41 +1,55 @@
-import Foundation
-import Hummingbird
+import FoundationEssentials
+import HTTPTypes
+import HummingbirdCore
 import IMNCore
 import Logging
 import NIOCore
+import NIOPosix
+import ServiceLifecycle
 
 /// The agent's HTTP endpoints on its metrics port: `/metrics` (Prometheus text 0.0.4),
-/// `/health` and `/modules`.
+/// `/health` and `/modules`. Served by HummingbirdCore without Hummingbird's router, which
+/// would bring full Foundation (and ICU) into the agent's memory for three routes.
 public enum AgentHTTP {
-    public static func application(
+    public static func service(
         runtime: AgentRuntime, metrics: AgentMetrics, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
-        let router = Router()
-        router.get("metrics") { _, _ -> Response in
-            var headers = HTTPFields()
-            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
-        }
-        router.get("health") { _, _ -> Response in
-            json([
-                "status": "ok", "agent_id": .string(runtime.id), "name": .string(runtime.configuration.name), "version": .string(IMNVersion.current),
-            ])
-        }
-        router.get("modules") { _, _ -> Response in
-            json(.array(runtime.modules.specs.map { spec in (try? JSONValue(parsing: JSONEncoder().encode(spec))) ?? .null }))
-        }
-        let configuration = ApplicationConfiguration(
+    ) throws -> any Service {
+        let configuration = ServerConfiguration(
             address: .hostname(runtime.configuration.metricsHost, port: runtime.configuration.metricsPort), serverName: "imn-agent")
         var logger = Logger(label: "imn.agent.http")
         logger.logLevel = .warning
-        return Application(
-            router: router, configuration: configuration,
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) }, logger: logger)
+        return try HTTPServerBuilder.http1().buildServer(
+            configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            responder: { request, writer, _ in
+                let (status, contentType, body) = respond(to: request.head, runtime: runtime, metrics: metrics)
+                var headers = HTTPFields()
+                headers[.contentType] = contentType
+                headers[.contentLength] = "\(body.count)"
+                try await writer.write(
+                    response: HTTPResponse(status: status, headerFields: headers), body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+            },
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
     }
 
-    static func json(_ value: JSONValue) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: value.bytes)))
+    static func respond(to head: HTTPRequest, runtime: AgentRuntime, metrics: AgentMetrics) -> (HTTPResponse.Status, String, [UInt8]) {
+        let json = "application/json"
+        let path = head.path.map { String($0.prefix { $0 != "?" }) } ?? "/"
+        guard head.method == .get || head.method == .head else {
+            return (.methodNotAllowed, json, JSONValue.object(["error": "only GET is served here"]).bytes)
+        }
+        switch path {
+        case "/metrics":
+            return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition())
+        case "/health":
+            let health: JSONValue = [
+                "status": "ok", "agent_id": .string(runtime.id), "name": .string(runtime.configuration.name), "version": .string(IMNVersion.current),
+            ]
+            return (.ok, json, health.bytes)
+        case "/modules":
+            let specs = runtime.modules.specs.map { spec in (try? JSONValue(parsing: JSONEncoder().encode(spec))) ?? .null }
+            return (.ok, json, JSONValue.array(specs).bytes)
+        default:
+            return (.notFound, json, JSONValue.object(["error": .string("no route \(path); try /metrics, /health or /modules")]).bytes)
+        }
     }
 }

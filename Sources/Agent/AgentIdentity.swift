@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import IMNCore
 
 /// The agent's id: given, or made once and kept in `<state>/agent-id` so that it survives
@@ -12,7 +12,7 @@ enum AgentIdentity {
             return given
         }
         if let data = FileManager.default.contents(atPath: file.path) {
-            let stored = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let stored = String(decoding: data, as: UTF8.self).trimmed
             if Subjects.isValidToken(stored) { return stored }
         }
         let made = "agent-" + UUID().uuidString.lowercased().prefix(8)

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Runs a program with `input` on stdin, in a process group of its own so that a kill reaches
 /// everything it started. Blocking: call on a probe thread.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import IMNCore
 
 /// A module described by a manifest and run as a child process: the input JSON on stdin, the

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// ICMP echo over one socket: an unprivileged datagram socket where
 /// `net.ipv4.ping_group_range` allows it, a raw socket with CAP_NET_RAW otherwise. Receive

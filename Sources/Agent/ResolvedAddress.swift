@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A target resolved by the agent (the resolved address is reported with every result).
 struct ResolvedAddress: Sendable {

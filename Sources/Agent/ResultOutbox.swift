@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import IMNCore
 import Logging
 import NATSClient
@@ -52,18 +53,31 @@ public final class ResultOutbox: Sendable {
             value += 1
             return value
         }
-        let name = String(format: "%012d", number) + "-" + message.state + ".json"
+        let digits = String(number)
+        let name = String(repeating: "0", count: max(0, 12 - digits.count)) + digits + "-" + message.state + ".json"
         let temporary = directory.appendingPathComponent("." + name + ".tmp")
         let data = try JSONEncoder().encode(entry)
-        guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-            throw CocoaError(.fileWriteUnknown)
-        }
-        let handle = try FileHandle(forWritingTo: temporary)
-        try handle.write(contentsOf: data)
-        if durable { try handle.synchronize() }
-        try handle.close()
+        try Self.write(data, to: temporary.path, sync: durable)
         try FileManager.default.moveItem(at: temporary, to: directory.appendingPathComponent(name))
         wakeUp.signal()
+    }
+
+    /// Writes a new file, fsynced before it is closed when `sync` is set.
+    private static func write(_ data: Data, to path: String, sync: Bool) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw OutboxError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        try data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws in
+            guard let base = bytes.baseAddress else { return }
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(fd, base + offset, bytes.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                guard written > 0 else { throw OutboxError("cannot write \(path): \(String(cString: strerror(errno)))") }
+                offset += written
+            }
+        }
+        if sync && fsync(fd) != 0 { throw OutboxError("cannot fsync \(path): \(String(cString: strerror(errno)))") }
     }
 
     private func pending() -> [String] {
@@ -112,4 +126,9 @@ public final class ResultOutbox: Sendable {
             }
         }
     }
+}
+
+struct OutboxError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

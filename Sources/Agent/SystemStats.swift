@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import IMNCore
 import Synchronization
 
@@ -95,7 +96,7 @@ final class SystemStats: Sendable {
             guard parts.count == 2 else { continue }
             let fields = parts[1].split(separator: " ").compactMap { Int64($0) }
             guard fields.count >= 9 else { continue }
-            result[parts[0].trimmingCharacters(in: .whitespaces)] = (fields[0], fields[8])
+            result[parts[0].trimmed] = (fields[0], fields[8])
         }
         return result
     }

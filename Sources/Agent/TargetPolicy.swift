@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import IMNCore
 
 /// Which addresses the agent's probes may reach. After DNS resolution, private, loopback,
 /// link-local, multicast, unspecified and other special-purpose addresses (IPv4 and IPv6,
@@ -12,7 +14,7 @@ public struct TargetPolicy: Sendable, Equatable {
 
     /// From a comma-separated CIDR list (`127.0.0.0/8,::1/128`); a bare address is a /32 or /128.
     public init(allowing list: String) throws {
-        allowed = try list.split(separator: ",").map { try CIDR(String($0).trimmingCharacters(in: .whitespaces)) }
+        allowed = try list.split(separator: ",").map { try CIDR(String($0).trimmed) }
     }
 
     /// Public addresses only (the agent's default).

@@ -14,6 +14,12 @@ public enum ServerBinaries {
         let candidate = URL(fileURLWithPath: test).deletingLastPathComponent().appendingPathComponent("imn").path
         return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
     }()
+    /// The built `imn-agent`, next to `imn`.
+    public static var imnAgent: String? {
+        guard let imn else { return nil }
+        let candidate = URL(fileURLWithPath: imn).deletingLastPathComponent().appendingPathComponent("imn-agent").path
+        return FileManager.default.isExecutableFile(atPath: candidate) ? candidate : nil
+    }
     /// `openapi-spec-validator` (PyPI), the independent OpenAPI checker.
     public static let openAPIValidator: String? = find("openapi-spec-validator", override: "IMN_OPENAPI_VALIDATOR")
 

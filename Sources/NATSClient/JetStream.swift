@@ -1,5 +1,5 @@
 import CNats
-import Foundation
+import FoundationEssentials
 
 /// JetStream over a ``NATSConnection``: streams, publications acknowledged by the server, and
 /// durable pull consumers.

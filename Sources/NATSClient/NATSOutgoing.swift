@@ -1,4 +1,5 @@
 import Synchronization
+
 /// One message to send with ``NATSConnection/requests(_:timeout:)``.
 public struct NATSOutgoing: Sendable {
     public var subject: String

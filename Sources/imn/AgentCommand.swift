@@ -1,70 +1,12 @@
-import Agent
 import ArgumentParser
-import Foundation
-import Logging
-import NATSClient
+import CommandLineSupport
 
-/// `imn agent`: a measurement agent.
+/// `imn agent`: a measurement agent (the same as the `imn-agent` executable).
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "agent",
-        abstract: "Run a measurement agent: heartbeats, commands from the server, results to JetStream, /metrics.",
-        discussion: """
-            Built-in modules: echo_module, faulty_module, ping_module, tcping, heartbeat_module; more from \
-            manifests in --modules-dir (JSON: name, version, description, input_schema, command). Commands arrive on \
-            imn.cmd.<id>.<module>; results and state transitions go to the IMN_RESULTS stream, kept in an \
-            on-disk outbox (in --state-dir) until JetStream acknowledges them. Starts even when NATS is down.
+        commandName: "agent", abstract: AgentOptions.abstract, discussion: AgentOptions.discussion)
 
-            Telemetry: traces, metrics and logs go over OTLP/HTTP to OTEL_EXPORTER_OTLP_ENDPOINT \
-            (default http://localhost:4318) as service imn-agent; OTEL_SDK_DISABLED=true turns it off. With \
-            no collector listening, exports are dropped and counted; nothing waits for them.
-            """)
+    @OptionGroup var options: AgentOptions
 
-    @Option(help: "Agent name, shown in heartbeats.") var name: String
-    @Option(help: "Agent id (default: kept in --state-dir, made once).") var id: String?
-    @Option(help: "NATS server URLs, comma-separated (env: IMN_NATS_URL).") var natsURL: String?
-    @Option(help: "Address of /metrics, /health and /modules.") var metricsHost = "127.0.0.1"
-    @Option(help: "Port of /metrics, /health and /modules.") var metricsPort = 9101
-    @Option(help: "Folder for the agent id and the result outbox (default: .imn/agents/<name>).") var stateDir: String?
-    @Option(help: "Folder of external module manifests (*.json), watched while the agent runs.") var modulesDir: String?
-    @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 5.0
-    @Option(
-        help: """
-            Special-purpose ranges probes may still reach, comma-separated CIDRs (env: IMN_ALLOW_TARGETS). \
-            By default private, loopback, link-local, multicast and unspecified addresses are refused.
-            """)
-    var allowTargets: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
-
-    func validate() throws {
-        guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0–65535") }
-        guard heartbeatInterval >= 0.1 else { throw ValidationError("--heartbeat-interval must be at least 0.1 s") }
-    }
-
-    func run() async throws {
-        let telemetry = ServiceRunner.telemetry(service: "imn-agent", instanceID: id ?? name, level: logLevel)
-        let logger = Logger(label: "imn.agent")
-        var configuration = AgentConfiguration(
-            name: name, stateDirectory: URL(fileURLWithPath: stateDir ?? ".imn/agents/\(name)", isDirectory: true))
-        configuration.id = id
-        configuration.modulesDirectory = modulesDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
-        configuration.nats = NATSConfiguration(url: natsURL ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
-        configuration.metricsHost = metricsHost
-        configuration.metricsPort = metricsPort
-        configuration.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
-        do {
-            configuration.targetPolicy = try TargetPolicy(allowing: allowTargets ?? ProcessInfo.processInfo.environment["IMN_ALLOW_TARGETS"] ?? "")
-        } catch {
-            throw ValidationError("--allow-targets: \(error)")
-        }
-        let metrics = AgentMetrics(also: telemetry.enabled ? telemetry.metrics : nil)
-        let runtime: AgentRuntime
-        do {
-            runtime = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: metrics, logger: logger)
-        } catch {
-            throw ValidationError("\(error)")
-        }
-        let http = AgentHTTP.application(runtime: runtime, metrics: metrics)
-        try await ServiceRunner.run([runtime, http], telemetry: telemetry, logger: logger)
-    }
+    func run() async throws { try await options.run() }
 }

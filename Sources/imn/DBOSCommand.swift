@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import DBOS
 import Foundation
 import Logging
@@ -58,5 +59,3 @@ struct DBOSCommand: AsyncParsableCommand {
         try await ServiceRunner.run([server], telemetry: telemetry, logger: logger)
     }
 }
-
-extension Logger.Level: @retroactive ExpressibleByArgument {}

@@ -93,12 +93,15 @@ struct UpCommand: AsyncParsableCommand {
                 "server", imn,
                 ["server", "--port", "\(serverPort)", "--nats-url", "nats://127.0.0.1:\(natsPort)", "--dbos-address", "127.0.0.1:\(dbosPort)"],
                 ready: { LocalPort.status(serverPort, path: "/ready") == 200 }, describe: "http://127.0.0.1:\(serverPort) (/docs, /metrics)")
+            // `imn-agent` (the agent alone, lighter) when it was built next to `imn`; else `imn agent`.
+            let agentAlone = URL(fileURLWithPath: imn).deletingLastPathComponent().appendingPathComponent("imn-agent").path
+            let (agentExecutable, agentCommand) = FileManager.default.isExecutableFile(atPath: agentAlone) ? (agentAlone, []) : (imn, ["agent"])
             for (index, port) in agentPortList.enumerated() {
                 let name = "agent_\(index + 1)"
                 try await launch(
-                    name, imn,
-                    [
-                        "agent", "--name", name, "--id", name, "--nats-url", "nats://127.0.0.1:\(natsPort)", "--metrics-port", "\(port)",
+                    name, agentExecutable,
+                    agentCommand + [
+                        "--name", name, "--id", name, "--nats-url", "nats://127.0.0.1:\(natsPort)", "--metrics-port", "\(port)",
                         "--state-dir",
                         data.appendingPathComponent("agents/\(name)").path,
                         // The local stack measures loopback; other special-purpose ranges stay refused.

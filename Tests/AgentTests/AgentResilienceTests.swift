@@ -140,7 +140,7 @@ struct AgentResilienceTests {
             let metrics = AgentMetrics()
             let runtime = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: metrics)
             let port = ListeningPort()
-            let http = AgentHTTP.application(runtime: runtime, metrics: metrics, onListening: { port.set($0) })
+            let http = try AgentHTTP.service(runtime: runtime, metrics: metrics, onListening: { port.set($0) })
             let services = Task {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { try await runtime.run() }
@@ -180,6 +180,9 @@ struct AgentResilienceTests {
             #expect(body.contains("imn_agent_outbox_depth"))
             #expect(body.contains("imn_agent_nats_connected 1"))
             #expect(try await LoopbackHTTP.request("GET", port: port.value, path: "/health").body.contains("\"agent_id\":\"agent_m\""))
+            #expect(try await LoopbackHTTP.request("GET", port: port.value, path: "/modules?x=1").body.contains("\"name\":\"tcping\""))
+            #expect(try await LoopbackHTTP.request("GET", port: port.value, path: "/nope").status == 404)
+            #expect(try await LoopbackHTTP.request("POST", port: port.value, path: "/metrics").status == 405)
             await connection.close()
         }
     }

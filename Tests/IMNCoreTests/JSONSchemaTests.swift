@@ -90,4 +90,25 @@ import Testing
         #expect(value.text == #"{"a":"x","b":[1,2.5,true,null]}"#)
         #expect(JSONValue(parsing: Array("{nope".utf8)) == nil)
     }
+
+    @Test func invalidPatternIsReportedNotMatched() {
+        let schema = JSONSchema(["type": "string", "pattern": "(unclosed"])
+        #expect(schema.validate("x").map(\.keyword) == ["pattern"])
+    }
+}
+
+@Suite struct StringHelperTests {
+    @Test func trimsWhiteSpaceAtBothEnds() {
+        #expect(" \t a b \n".trimmed == "a b")
+        #expect("   ".trimmed == "")
+        #expect("x"[...].trimmed == "x")
+    }
+
+    @Test func decodesPercentEncodingAsUTF8() {
+        #expect("a%20b%2Cc".percentDecoded == "a b,c")
+        #expect("caf%C3%A9".percentDecoded == "café")
+        #expect("100%".percentDecoded == nil)
+        #expect("%zz".percentDecoded == nil)
+        #expect("%FF".percentDecoded == nil)
+    }
 }

@@ -73,23 +73,32 @@ struct AgentBench: AsyncParsableCommand {
                 theirs, ours / theirs))
     }
 
-    /// `imn agent` as its own process: time to its first heartbeat, RSS idle and after 500 echo runs.
+    /// The agent as its own process — `imn-agent` as the Dockerfile builds it (IMN_AGENT_BINARY),
+    /// else `imn agent` — time to its first heartbeat, RSS idle and after 500 echo runs.
     func footprint() async throws {
-        guard let imn = imn ?? ProcessInfo.processInfo.environment["IMN_BINARY"] else {
-            print("footprint: give --imn or IMN_BINARY")
+        let environment = ProcessInfo.processInfo.environment
+        let (executable, command): (String, [String])
+        if let agent = environment["IMN_AGENT_BINARY"], imn == nil, FileManager.default.isExecutableFile(atPath: agent) {
+            (executable, command) = (agent, [])
+        } else if let imn = imn ?? environment["IMN_BINARY"] {
+            (executable, command) = (imn, ["agent"])
+        } else {
+            print("footprint: give --imn, IMN_BINARY or IMN_AGENT_BINARY")
             return
         }
+        print("footprint of \(([executable] + command).joined(separator: " "))")
         try await withNATSServer { server in
             let connection = try await NATSConnection.connect(NATSConfiguration(url: server.natsURL))
             let heartbeats = try connection.subscribe(to: "imn.hb.bench_agent")
             try await connection.flush()
             let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-bench-agent-\(UUID().uuidString)")
             let process = Process()
-            process.executableURL = URL(fileURLWithPath: imn)
-            process.arguments = [
-                "agent", "--name", "bench_agent", "--id", "bench_agent", "--nats-url", server.natsURL, "--metrics-port", "\(FreePort.next())",
-                "--state-dir", state.path, "--log-level", "warning", "--allow-targets", "127.0.0.0/8,::1/128",
-            ]
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments =
+                command + [
+                    "--name", "bench_agent", "--id", "bench_agent", "--nats-url", server.natsURL, "--metrics-port", "\(FreePort.next())",
+                    "--state-dir", state.path, "--log-level", "warning", "--allow-targets", "127.0.0.0/8,::1/128",
+                ]
             let clock = ContinuousClock()
             let start = clock.now
             try process.run()

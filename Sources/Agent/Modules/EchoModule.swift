@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import IMNCore
 
 /// `echo_module`: the message back, with the agent id and timestamps — the simplest end-to-end check.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import IMNCore
 
 /// `heartbeat_module`: the agent host's CPU, memory, load, disk and network counters from /proc.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import IMNCore
 
 /// `tcping`: TCP connect time per attempt to `host:port`. Each attempt is classified as ok,

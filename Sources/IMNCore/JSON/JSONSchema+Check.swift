@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension JSONSchema {
     static func check(_ instance: JSONValue, against schema: JSONValue, pointer: String, into violations: inout [SchemaViolation]) {
@@ -105,9 +105,8 @@ extension JSONSchema {
             fail("maxLength", "allows at most \(Int(maximum)) characters, has \(length)")
         }
         if let pattern = rules["pattern"]?.stringValue {
-            if let expression = try? NSRegularExpression(pattern: pattern) {
-                let range = NSRange(string.startIndex..., in: string)
-                if expression.firstMatch(in: string, range: range) == nil { fail("pattern", "must match \(pattern)") }
+            if let expression = try? Regex(pattern) {
+                if (try? expression.firstMatch(in: string)) == nil { fail("pattern", "must match \(pattern)") }
             } else {
                 fail("pattern", "the schema's pattern \(pattern) is not a valid regular expression")
             }
@@ -128,6 +127,6 @@ extension JSONSchema {
 /// RFC 6901 pointers.
 public enum JSONPointer {
     public static func escape(_ token: String) -> String {
-        token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        token.replacing("~", with: "~0").replacing("/", with: "~1")
     }
 }

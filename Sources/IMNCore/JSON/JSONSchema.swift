@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// One way an instance breaks its schema, for RFC 9457 problem details and agent rejections.
 public struct SchemaViolation: Sendable, Hashable, Codable, CustomStringConvertible {

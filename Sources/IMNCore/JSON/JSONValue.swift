@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 /// A JSON document as a Swift value: what module inputs, outputs and schemas are.
 public enum JSONValue: Sendable, Hashable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The `format` values modules use for targets.
 enum StringFormat {

@@ -1,5 +1,5 @@
 import CoreMetrics
-import Foundation
+import FoundationEssentials
 import Synchronization
 
 /// A swift-metrics backend that keeps cumulative aggregates and turns them into OTLP metrics on

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import IMNCore
 import Logging
 import Tracing
 
@@ -59,8 +60,8 @@ public struct OTLPSetup: Sendable {
             var valid = true
             for entry in text.split(separator: ",") {
                 let parts = entry.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, let key = parts[0].trimmingCharacters(in: .whitespaces).removingPercentEncoding,
-                    let value = parts[1].trimmingCharacters(in: .whitespaces).removingPercentEncoding, !key.isEmpty
+                guard parts.count == 2, let key = parts[0].trimmed.percentDecoded,
+                    let value = parts[1].trimmed.percentDecoded, !key.isEmpty
                 else {
                     valid = false
                     break

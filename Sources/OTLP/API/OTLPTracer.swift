@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import IMNCore
 import Synchronization
 import Tracing
 
@@ -27,7 +28,7 @@ public struct OTLPSpanContext: Sendable, Hashable {
 
     /// Parses a version-00 `traceparent`; nil for anything malformed or an all-zero id.
     public init?(traceparent: String, traceState: String = "") {
-        let parts = traceparent.trimmingCharacters(in: .whitespaces).split(separator: "-", omittingEmptySubsequences: false)
+        let parts = traceparent.trimmed.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
             parts[0] != "00" || parts.count == 4,
             let trace = [UInt8](hex: parts[1]), let span = [UInt8](hex: parts[2]), let flags = [UInt8](hex: parts[3]),

@@ -1,4 +1,6 @@
-import Foundation
+import FoundationEssentials
+import Glibc
+import IMNCore
 
 /// Where and how to export, from the standard OTLP environment variables:
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` (a base URL: `v1/traces` … is appended) and the per-signal
@@ -33,7 +35,7 @@ public struct OTLPExporterConfiguration: Sendable, Hashable {
     /// The configuration the environment describes; `warnings` collects values that were ignored.
     public static func fromEnvironment(_ environment: [String: String], warnings: inout [String]) -> OTLPExporterConfiguration {
         func value(_ name: String) -> String? {
-            guard let text = environment[name]?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
+            guard let text = environment[name]?.trimmed, !text.isEmpty else { return nil }
             return text
         }
         var configuration = OTLPExporterConfiguration(endpoint: value("OTEL_EXPORTER_OTLP_ENDPOINT") ?? defaultEndpoint)
@@ -73,8 +75,8 @@ public struct OTLPExporterConfiguration: Sendable, Hashable {
     /// `k1=v1,k2=v2`, keys and values percent-decoded; a malformed entry is skipped with a warning.
     static func parseHeaders(_ text: String, _ warnings: inout [String]) -> [(String, String)] {
         text.split(separator: ",").compactMap { entry in
-            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard parts.count == 2, !parts[0].isEmpty, let key = parts[0].removingPercentEncoding, let value = parts[1].removingPercentEncoding
+            let parts = entry.split(separator: "=", maxSplits: 1).map { $0.trimmed }
+            guard parts.count == 2, !parts[0].isEmpty, let key = parts[0].percentDecoded, let value = parts[1].percentDecoded
             else {
                 warnings.append("OTLP header \"\(entry)\" is not key=value; ignored")
                 return nil

@@ -1,3 +1,4 @@
+import ArgumentParser
 import IMNCore
 import Logging
 import OTLP
@@ -6,11 +7,11 @@ import Tracing
 
 /// What every long-running subcommand does: set up telemetry and logging, then run its services
 /// in one ServiceGroup that stops gracefully on SIGTERM and SIGINT.
-enum ServiceRunner {
+public enum ServiceRunner {
     /// OTLP from the `OTEL_*` environment (exports to http://localhost:4318 by default; with no
     /// collector there, exports are counted as dropped and nothing waits), a tracer for
     /// swift-distributed-tracing, and logs to standard error and OTLP at `level`.
-    static func telemetry(service: String, instanceID: String? = nil, level: Logger.Level) -> OTLPSetup {
+    public static func telemetry(service: String, instanceID: String? = nil, level: Logger.Level) -> OTLPSetup {
         let setup = OTLPSetup.fromEnvironment(
             serviceName: service, version: IMNVersion.current,
             instanceID: instanceID ?? service + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16))
@@ -22,7 +23,7 @@ enum ServiceRunner {
     }
 
     /// Logs to standard error at `level`, and to OTLP as well when `otlp` is given and enabled.
-    static func bootstrapLogging(_ level: Logger.Level, also otlp: OTLPSetup? = nil) {
+    public static func bootstrapLogging(_ level: Logger.Level, also otlp: OTLPSetup? = nil) {
         LoggingSystem.bootstrap { label in
             var stream = StreamLogHandler.standardError(label: label)
             stream.logLevel = level
@@ -33,7 +34,7 @@ enum ServiceRunner {
 
     /// Runs `services`; telemetry starts first and stops last, so the final spans and logs of the
     /// others are flushed.
-    static func run(_ services: [any Service], telemetry: OTLPSetup? = nil, logger: Logger) async throws {
+    public static func run(_ services: [any Service], telemetry: OTLPSetup? = nil, logger: Logger) async throws {
         let all: [any Service] = (telemetry.map { [TelemetryService(setup: $0)] } ?? []) + services
         let group = ServiceGroup(configuration: .init(services: all, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
@@ -54,3 +55,5 @@ struct TelemetryService: Service {
         await cancelWhenGracefulShutdown { await setup.run() }
     }
 }
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
