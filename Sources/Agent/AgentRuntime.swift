@@ -42,6 +42,8 @@ public final class AgentRuntime: Service {
         var nats = configuration.nats
         nats.retryOnFailedConnect = true
         nats.name = "imn-agent-\(id)"
+        // Replies arrive below the agent's own prefix, so NATS permissions can confine it (NATSAccess).
+        nats.inboxPrefix = NATSAccess.inboxPrefix(agent: id)
         let connection = try await NATSConnection.connect(nats, logger: logger)
         logger.info("agent started", metadata: ["agent.name": "\(configuration.name)", "modules": "\(modules.specs.map(\.name))"])
         try await cancelWhenGracefulShutdown {

@@ -18,18 +18,21 @@ public func withRedisServer<T>(
 }
 
 /// A real `nats-server -js` on a free loopback port with its JetStream store in a temporary folder.
-public func withNATSServer<T>(extraArguments: [String] = [], _ body: (ServerProcess) async throws -> T) async throws -> T {
-    try await withServer(try ServerProcess.natsServer(extraArguments: extraArguments), body)
+public func withNATSServer<T>(
+    extraArguments: [String] = [], environment: [String: String] = [:], _ body: (ServerProcess) async throws -> T
+) async throws -> T {
+    try await withServer(try ServerProcess.natsServer(extraArguments: extraArguments, environment: environment), body)
 }
 
 extension ServerProcess {
     /// A `nats-server -js` on a free loopback port, not started yet (``withServer(_:_:)`` starts it).
-    public static func natsServer(extraArguments: [String] = []) throws -> ServerProcess {
+    public static func natsServer(extraArguments: [String] = [], environment: [String: String] = [:]) throws -> ServerProcess {
         guard let executable = ServerBinaries.natsServer else { throw ServerProcessError("nats-server is not installed") }
         let port = FreePort.next()
         let directory = try ServerProcess.makeDirectory("nats")
         let arguments = ["-a", "127.0.0.1", "-p", "\(port)", "-js", "-sd", directory.appendingPathComponent("jetstream").path] + extraArguments
-        return ServerProcess(name: "nats-server", executable: executable, port: port, directory: directory, arguments: arguments)
+        return ServerProcess(
+            name: "nats-server", executable: executable, port: port, directory: directory, arguments: arguments, environment: environment)
     }
 }
 

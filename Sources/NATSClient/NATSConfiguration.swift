@@ -33,6 +33,9 @@ public struct NATSConfiguration: Sendable {
     public var retryOnFailedConnect: Bool = false
     /// Messages a subscription buffers for a slow reader before it drops (and counts) new ones.
     public var subscriptionBufferSize: Int = 8192
+    /// Prefix of the subjects replies come back on (`_INBOX` by default). A user whose
+    /// subscriptions are restricted is allowed its own prefix, e.g. `_INBOX.<agent>`.
+    public var inboxPrefix: String? = nil
     /// How long JetStream API calls and publications wait for the server's answer.
     public var jetStreamTimeout: Duration = .seconds(5)
 
@@ -41,6 +44,18 @@ public struct NATSConfiguration: Sendable {
     public init(url: String) {
         self.init()
         self.urls = url.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+    }
+}
+
+extension NATSConfiguration {
+    /// The URLs with any password replaced by `***`, for logs and errors.
+    public var redactedURLs: String {
+        urls.map { url in
+            guard let scheme = url.firstRange(of: "://") else { return url }
+            let rest = url[scheme.upperBound...]
+            guard let at = rest.firstIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return url }
+            return String(url[...colon]) + "***" + String(url[at...])
+        }.joined(separator: ",")
     }
 }
 

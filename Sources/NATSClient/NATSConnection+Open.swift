@@ -15,7 +15,7 @@ extension NATSConnection {
         defer { natsOptions_Destroy(options) }
 
         try LibNATS.withCStrings(configuration.urls) { (servers, count) throws(NATSError) in
-            try LibNATS.check(natsOptions_SetServers(options, servers, count), "invalid NATS URL in \(configuration.urls)")
+            try LibNATS.check(natsOptions_SetServers(options, servers, count), "invalid NATS URL in \(configuration.redactedURLs)")
         }
         try LibNATS.check(natsOptions_SetName(options, configuration.name), "setting the connection name")
         try LibNATS.check(natsOptions_SetTimeout(options, LibNATS.milliseconds(configuration.connectTimeout)), "setting the connect timeout")
@@ -23,6 +23,9 @@ extension NATSConnection {
         try LibNATS.check(
             natsOptions_SetReconnectBufSize(options, Int32(clamping: configuration.reconnectBufferSize)), "setting the reconnect buffer")
         try LibNATS.check(natsOptions_SetSendAsap(options, configuration.publishImmediately), "setting send-asap")
+        if let prefix = configuration.inboxPrefix {
+            try LibNATS.check(natsOptions_SetCustomInboxPrefix(options, prefix), "invalid inbox prefix \(prefix)")
+        }
         switch configuration.authentication {
         case .none: break
         case .userPassword(let user, let password):
@@ -52,7 +55,7 @@ extension NATSConnection {
                 ? connection : nil
         }
         Unmanaged<ConnectionEvents>.fromOpaque(closure).release()
-        throw LibNATS.error(status, "connect to \(configuration.urls.joined(separator: ","))")
+        throw LibNATS.error(status, "connect to \(configuration.redactedURLs)")
     }
 
     /// After `NATS_NOT_YET_CONNECTED`, waits (polling, on the blocking pool) until libnats either
@@ -97,12 +100,15 @@ extension NATSConnection {
         return SubscriptionHandle(subscription)
     }
 
-    static func makeInboxPrefix() throws(NATSError) -> String {
+    /// `<prefix>.<unique>.`: `_INBOX.<nuid>.` unless the configuration names another prefix.
+    static func makeInboxPrefix(_ custom: String?) throws(NATSError) -> String {
         var inbox: UnsafeMutablePointer<natsInbox>?
         try LibNATS.check(natsInbox_Create(&inbox), "creating an inbox")
         guard let inbox else { throw NATSError(.library, "natsInbox_Create returned nothing") }
         defer { natsInbox_Destroy(inbox) }
-        return String(cString: inbox) + "."
+        let made = String(cString: inbox)
+        guard let custom, made.hasPrefix("_INBOX.") else { return made + "." }
+        return custom + "." + made.dropFirst("_INBOX.".count) + "."
     }
 }
 

@@ -44,9 +44,9 @@ public final class NATSConnection: Sendable {
             let (pointer, events) = try await openKeepingRetrying(configuration, blocking: blocking, logger: logger)
             let handle = try ConnectionHandle(pointer.value, jetStreamWait: configuration.jetStreamTimeout)
             if natsConnection_Status(pointer.value) == NATS_CONN_STATUS_CONNECTED { events.transition(to: .connected) }
-            let router = ResponseRouter(prefix: try Self.makeInboxPrefix())
+            let router = ResponseRouter(prefix: try Self.makeInboxPrefix(configuration.inboxPrefix))
             let routerSubscription = try Self.subscribe(pointer.value, subject: router.prefix + "*", queue: nil, sink: router.makeSink())
-            logger.debug("nats connected", metadata: ["nats.urls": "\(configuration.urls)", "nats.name": "\(configuration.name)"])
+            logger.debug("nats connected", metadata: ["nats.urls": "\(configuration.redactedURLs)", "nats.name": "\(configuration.name)"])
             return NATSConnection(
                 configuration: configuration, handle: handle, blocking: blocking, events: events, router: router,
                 routerSubscription: routerSubscription, logger: logger)
@@ -74,11 +74,11 @@ public final class NATSConnection: Sendable {
             attempt += 1
             logger.info(
                 "nats: first connection attempt failed mid-handshake; trying again",
-                metadata: ["nats.urls": "\(configuration.urls)", "attempt": "\(attempt)"])
+                metadata: ["nats.urls": "\(configuration.redactedURLs)", "attempt": "\(attempt)"])
             do {
                 try await Task.sleep(for: .milliseconds(events.reconnectDelay(rounds: attempt)))
             } catch {
-                throw NATSError(.connectionFailed, "connect to \(configuration.urls.joined(separator: ",")) cancelled")
+                throw NATSError(.connectionFailed, "connect to \(configuration.redactedURLs) cancelled")
             }
         }
     }

@@ -13,8 +13,9 @@ struct UpCommand: AsyncParsableCommand {
         commandName: "up",
         abstract: "Run the whole system locally: Redis, NATS, DBOS, the server and two agents.",
         discussion: """
-            Starts redis-server (AOF, appendfsync always) and nats-server (JetStream) from PATH with \
-            their data under --data-dir, then imn dbos, imn server (8000) and agents agent_1 (9101) and \
+            Starts redis-server (AOF, appendfsync always) and nats-server (JetStream; users server, agent_1 \
+            and agent_2, each agent confined to its own subjects, passwords made once in \
+            <data-dir>/nats-credentials.json) from PATH with their data under --data-dir, then imn dbos, imn server (8000) and agents agent_1 (9101) and \
             agent_2 (9102), waiting for each to be ready. Logs go to <data-dir>/<name>.log. Ctrl-C or \
             SIGTERM stops everything in reverse order; running it again keeps the data. OTLP goes to \
             OTEL_EXPORTER_OTLP_ENDPOINT (default http://localhost:4318; with nothing there it is only \
@@ -55,13 +56,19 @@ struct UpCommand: AsyncParsableCommand {
         for folder in ["redis", "nats", "agents"] {
             try FileManager.default.createDirectory(at: data.appendingPathComponent(folder), withIntermediateDirectories: true)
         }
+        let agentNames = agentPortList.indices.map { "agent_\($0 + 1)" }
+        let natsUsers = try LocalNATSUsers.loadOrCreate(in: data, agents: agentNames)
+        try natsUsers.writeConfiguration(to: data.appendingPathComponent("nats.conf"))
         let stop = await Self.stopSignal()
         var started: [StackProcess] = []
         func log(_ name: String) -> URL { data.appendingPathComponent("\(name).log") }
-        func launch(_ name: String, _ executable: String, _ arguments: [String], ready: @escaping () -> Bool, describe: String) async throws {
+        func launch(
+            _ name: String, _ executable: String, _ arguments: [String], environment: [String: String] = [:], ready: @escaping () -> Bool,
+            describe: String
+        ) async throws {
             let process = StackProcess(name: name, log: log(name))
             let begin = ContinuousClock.now
-            try process.start(executable, arguments)
+            try process.start(executable, arguments, environment: environment)
             started.append(process)
             let deadline = begin + .seconds(30)
             while !ready() {
@@ -83,30 +90,36 @@ struct UpCommand: AsyncParsableCommand {
                 ], ready: { LocalPort.isAccepting(redisPort) }, describe: "redis://127.0.0.1:\(redisPort) (AOF, data \(dataDir)/redis)")
             try await launch(
                 "nats", nats,
-                ["-a", "127.0.0.1", "-p", "\(natsPort)", "-m", "\(natsMonitorPort)", "-js", "-sd", data.appendingPathComponent("nats").path],
+                [
+                    "-c", data.appendingPathComponent("nats.conf").path, "-a", "127.0.0.1", "-p", "\(natsPort)", "-m", "\(natsMonitorPort)", "-js",
+                    "-sd", data.appendingPathComponent("nats").path,
+                ],
                 ready: { LocalPort.status(natsMonitorPort, path: "/healthz?js-enabled-only=true") == 200 },
-                describe: "nats://127.0.0.1:\(natsPort) (JetStream, monitoring :\(natsMonitorPort))")
+                describe:
+                    "nats://127.0.0.1:\(natsPort) (JetStream, monitoring :\(natsMonitorPort); users server, \(agentNames.joined(separator: ", ")), passwords in \(dataDir)/nats-credentials.json)"
+            )
             try await launch(
                 "dbos", imn, ["dbos", "--port", "\(dbosPort)", "--redis-url", "redis://127.0.0.1:\(redisPort)"],
                 ready: { LocalPort.isAccepting(dbosPort) }, describe: "127.0.0.1:\(dbosPort) (gRPC)")
             try await launch(
                 "server", imn,
-                ["server", "--port", "\(serverPort)", "--nats-url", "nats://127.0.0.1:\(natsPort)", "--dbos-address", "127.0.0.1:\(dbosPort)"],
+                ["server", "--port", "\(serverPort)", "--dbos-address", "127.0.0.1:\(dbosPort)"],
+                environment: ["IMN_NATS_URL": natsUsers.url(user: "server", port: natsPort)],  // the password stays out of `ps`
                 ready: { LocalPort.status(serverPort, path: "/ready") == 200 }, describe: "http://127.0.0.1:\(serverPort) (/docs, /metrics)")
             // `imn-agent` (the agent alone, lighter) when it was built next to `imn`; else `imn agent`.
             let agentAlone = URL(fileURLWithPath: imn).deletingLastPathComponent().appendingPathComponent("imn-agent").path
             let (agentExecutable, agentCommand) = FileManager.default.isExecutableFile(atPath: agentAlone) ? (agentAlone, []) : (imn, ["agent"])
-            for (index, port) in agentPortList.enumerated() {
-                let name = "agent_\(index + 1)"
+            for (name, port) in zip(agentNames, agentPortList) {
                 try await launch(
                     name, agentExecutable,
                     agentCommand + [
-                        "--name", name, "--id", name, "--nats-url", "nats://127.0.0.1:\(natsPort)", "--metrics-port", "\(port)",
+                        "--name", name, "--id", name, "--metrics-port", "\(port)",
                         "--state-dir",
                         data.appendingPathComponent("agents/\(name)").path,
                         // The local stack measures loopback; other special-purpose ranges stay refused.
                         "--allow-targets", "127.0.0.0/8,::1/128",
-                    ], ready: { LocalPort.status(port, path: "/health") == 200 }, describe: "http://127.0.0.1:\(port)/metrics")
+                    ], environment: ["IMN_NATS_URL": natsUsers.url(user: name, port: natsPort)],
+                    ready: { LocalPort.status(port, path: "/health") == 200 }, describe: "http://127.0.0.1:\(port)/metrics")
             }
         } catch {
             await Self.stopAll(started)
