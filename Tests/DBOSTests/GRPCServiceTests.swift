@@ -2,6 +2,7 @@ import DBOS
 import Foundation
 import GRPCCore
 import IMNTestSupport
+import RedisClient
 import Testing
 
 /// The gRPC service over a real loopback port, one test per RPC group.
@@ -150,6 +151,42 @@ struct GRPCServiceTests {
                 #expect(page.events.count == 2)
                 next.cursor = page.nextCursor
                 #expect(try await client.dbos.getEvents(next).events.first?.kind == "task.requeued")
+            }
+        }
+    }
+
+    /// DBOS as a Redis ACL user that may touch only its own keys (`~imn:*`) and no dangerous
+    /// command, the default user switched off: every kind of call works.
+    @Test func servesAsARedisACLUserConfinedToItsPrefix() async throws {
+        let acl = ["--user", "default", "off", "--user", "dbos", "on", ">dbos-secret", "~imn:*", "+@all", "-@dangerous"]
+        try await withRedisServer(extraArguments: acl) { redis in
+            let asDBOS = try RedisConfiguration(url: "redis://dbos:dbos-secret@127.0.0.1:\(redis.port)")
+            try await withDBOS(redis: redis, configure: { $0.redis = asDBOS }) { client, _ in
+                #expect(await eventually { await client.isServing() })
+                _ = try await client.dbos.setModuleState(.make("acl-1", "created", version: 0))
+                _ = try await client.dbos.setModuleState(.make("acl-1", "started", version: 1))
+                _ = try await client.dbos.storeResult(.make("acl-1", payload: #"{"ok":true}"#), options: client.options(idempotent: true))
+                var get = Imn_Dbos_V1_GetResultRequest()
+                get.requestID = "acl-1"
+                #expect(try await client.dbos.getResult(get).payload == Data(#"{"ok":true}"#.utf8))
+                var schedule = Imn_Dbos_V1_ScheduleTaskRequest()
+                schedule.kind = "once"
+                schedule.payload = Data("{}".utf8)
+                _ = try await client.dbos.scheduleTask(schedule)
+                var due = Imn_Dbos_V1_ListDueTasksRequest()
+                due.worker = "w"
+                due.maxTasks = 10
+                #expect(try await client.dbos.listDueTasks(due).tasks.count == 1)
+                #expect(try await client.dbos.getEvents(Imn_Dbos_V1_GetEventsRequest()).events.count >= 3)
+            }
+        }
+        // A wrong password: DBOS runs, reports NOT_SERVING and never serves.
+        try await withRedisServer(extraArguments: acl) { redis in
+            var wrong = try RedisConfiguration(url: "redis://dbos:wrong@127.0.0.1:\(redis.port)")
+            wrong.connectWait = .seconds(1)
+            try await withDBOS(redis: redis, configure: { [wrong] in $0.redis = wrong }) { client, _ in
+                try await Task.sleep(for: .milliseconds(500))
+                #expect(await !client.isServing())
             }
         }
     }
