@@ -1,4 +1,5 @@
 import CoreMetrics
+import DBOS
 import Foundation
 import NATSClient
 
@@ -9,6 +10,8 @@ public struct ServerConfiguration: Sendable {
     public var port = 8000
     public var nats = NATSConfiguration()
     public var dbosAddress = "127.0.0.1:50051"
+    /// TLS to DBOS; nil is plaintext.
+    public var dbosTLS: DBOSTLS.Client?
     /// An agent is alive when heard within this long.
     public var heartbeatTimeout: Duration = .seconds(15)
     /// Name of this server in actor fields and its consumer's client name.

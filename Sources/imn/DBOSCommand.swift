@@ -28,10 +28,31 @@ struct DBOSCommand: AsyncParsableCommand {
     @Option(help: "How long a result's request id blocks a second store, in seconds.") var idempotencyWindow = 24 * 3600
     @Option(help: "Approximate length of the audit log stream.") var maxEvents = 100_000
     @Option(help: "Name of this DBOS process in result metadata (default: dbos-<hostname>).") var serverID: String?
+    @Option(help: "PEM certificate chain for TLS on the gRPC port (with --tls-key; env IMN_DBOS_TLS_CERT).") var tlsCert: String?
+    @Option(help: "PEM private key for TLS (env IMN_DBOS_TLS_KEY). Without both, DBOS speaks plaintext.") var tlsKey: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
+
+    /// The TLS files from the options or the environment; both or neither, each readable.
+    var tls: DBOSTLS.Server? {
+        get throws {
+            let environment = ProcessInfo.processInfo.environment
+            let cert = tlsCert ?? environment["IMN_DBOS_TLS_CERT"]
+            let key = tlsKey ?? environment["IMN_DBOS_TLS_KEY"]
+            switch (cert, key) {
+            case (nil, nil): return nil
+            case (let cert?, let key?):
+                for file in [cert, key] where !FileManager.default.isReadableFile(atPath: file) {
+                    throw ValidationError("cannot read \(file)")
+                }
+                return DBOSTLS.Server(certificateChainPath: cert, privateKeyPath: key)
+            default: throw ValidationError("--tls-cert and --tls-key go together")
+            }
+        }
+    }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
+        _ = try tls
         guard maxPayloadBytes > 0 else { throw ValidationError("--max-payload-bytes must be positive") }
         guard idempotencyWindow > 0 else { throw ValidationError("--idempotency-window must be positive") }
     }
@@ -55,6 +76,7 @@ struct DBOSCommand: AsyncParsableCommand {
         configuration.store.maxEvents = maxEvents
         configuration.store.serverID = serverID ?? "dbos-\(ProcessInfo.processInfo.hostName)"
         if telemetry.enabled { configuration.metrics = telemetry.metrics }
+        configuration.tls = try tls
         let server = DBOSServer(configuration: configuration, logger: logger)
         try await ServiceRunner.run([server], telemetry: telemetry, logger: logger)
     }

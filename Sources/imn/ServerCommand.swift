@@ -1,5 +1,6 @@
 import ArgumentParser
 import CommandLineSupport
+import DBOS
 import Foundation
 import Logging
 import NATSClient
@@ -30,6 +31,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "HTTP port.") var port = 8000
     @Option(help: "NATS server URLs, comma-separated (env: IMN_NATS_URL).") var natsURL: String?
     @Option(help: "DBOS gRPC address host:port.") var dbosAddress = "127.0.0.1:50051"
+    @Flag(help: "Reach DBOS over TLS, trusting the system's roots (env IMN_DBOS_TLS=true).") var dbosTLS = false
+    @Option(name: .customLong("dbos-tls-ca"), help: "Reach DBOS over TLS, trusting this PEM CA file only (env IMN_DBOS_TLS_CA).")
+    var dbosTLSCA: String?
     @Option(help: "Seconds without a heartbeat after which an agent counts as dead.") var heartbeatTimeout = 15.0
     @Option(help: "Name of this server in the audit log and NATS (default: server-<hostname>).") var serverID: String?
     @Option(
@@ -43,6 +47,9 @@ struct ServerCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
         guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
+        if let ca = dbosTLSCA ?? ProcessInfo.processInfo.environment["IMN_DBOS_TLS_CA"], !FileManager.default.isReadableFile(atPath: ca) {
+            throw ValidationError("--dbos-tls-ca: cannot read \(ca)")
+        }
     }
 
     func run() async throws {
@@ -53,6 +60,12 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.nats = NATSConfiguration(url: natsURL ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
         configuration.dbosAddress = dbosAddress
+        let environment = ProcessInfo.processInfo.environment
+        if let ca = dbosTLSCA ?? environment["IMN_DBOS_TLS_CA"] {
+            configuration.dbosTLS = DBOSTLS.Client(trustRootsPath: ca)
+        } else if dbosTLS || environment["IMN_DBOS_TLS"] == "true" {
+            configuration.dbosTLS = DBOSTLS.Client()
+        }
         configuration.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
         if let serverID { configuration.serverID = serverID }
         if telemetry.enabled { configuration.additionalMetrics = telemetry.metrics }

@@ -19,13 +19,14 @@ public final class DBOSClient: Sendable {
     let resultBatcher: DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse>
     let stateBatcher: DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState>
 
-    /// `address` is `host:port` (default `127.0.0.1:50051`).
-    public init(address: String = "127.0.0.1:50051", timeout: Duration = .seconds(5)) throws {
+    /// `address` is `host:port` (default `127.0.0.1:50051`); `tls` nil is plaintext.
+    public init(address: String = "127.0.0.1:50051", timeout: Duration = .seconds(5), tls: DBOSTLS.Client? = nil) throws {
         let parts = address.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
             throw RPCError(code: .invalidArgument, message: "DBOS address must be host:port, got \"\(address)\"")
         }
-        let transport = try HTTP2ClientTransport.Posix(target: .dns(host: String(parts[0]), port: port), transportSecurity: .plaintext)
+        let transport = try HTTP2ClientTransport.Posix(
+            target: .dns(host: String(parts[0]), port: port), transportSecurity: tls?.transportSecurity ?? .plaintext)
         client = GRPCClient(transport: transport, interceptors: [ClientTracingInterceptor()])
         dbos = Imn_Dbos_V1_DBOS.Client(wrapping: client)
         health = Grpc_Health_V1_Health.Client(wrapping: client)

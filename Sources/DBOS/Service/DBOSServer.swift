@@ -17,6 +17,8 @@ public final class DBOSServer: Service {
         public var store = DBOSStoreConfiguration()
         /// How often Redis is pinged for the health status.
         public var healthInterval: Duration = .seconds(1)
+        /// TLS on the gRPC port; nil is plaintext.
+        public var tls: DBOSTLS.Server?
         /// Where the per-call metrics go (`imn_dbos_rpcs_total`, `imn_dbos_rpc_duration_seconds`);
         /// nil records none.
         public var metrics: (any MetricsFactory)?
@@ -44,7 +46,7 @@ public final class DBOSServer: Service {
         probe = RedisClient(configuration: probeConfiguration, logger: logger)
         let store = DBOSStore(redis: redis, configuration: configuration.store, logger: logger)
         transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: .plaintext)
+            address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: configuration.tls?.transportSecurity ?? .plaintext)
         server = GRPCServer(
             transport: transport, services: [DBOSService(store: store, logger: logger), health],
             interceptors: [ServerTracingInterceptor()] + (configuration.metrics.map { [ServerMetricsInterceptor(factory: $0)] } ?? []))
