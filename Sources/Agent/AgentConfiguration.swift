@@ -18,6 +18,11 @@ public struct AgentConfiguration: Sendable {
     public var metricsHost = "127.0.0.1"
     /// `/metrics` and `/health`; 0 picks a free port (tests).
     public var metricsPort = 9101
+    /// Largest module output published, as encoded JSON; a larger one makes the run an error.
+    /// (JetStream refuses messages over its max_payload, 1 MiB by default.)
+    public var maxOutputBytes = 256 * 1024
+    /// Measurements of all modules running at once; more are rejected as overloaded.
+    public var maxConcurrentRuns = 64
     /// Which targets probes may reach: public addresses, plus the allowed ranges.
     public var targetPolicy = TargetPolicy.publicOnly
 

@@ -46,6 +46,8 @@ extension AgentRuntime {
         case .unknown: return reject(.unknownModule, "agent \(id) has no module \(moduleName)")
         case .disabled: return reject(.disabledModule, "module \(moduleName) is disabled on agent \(id)")
         case .overloaded(let limit): return reject(.overloaded, "module \(moduleName) is already running \(limit) times (its limit)")
+        case .agentOverloaded(let limit):
+            return reject(.overloaded, "agent \(id) is already running \(limit) measurements (its limit, --max-concurrent-runs)")
         case .admitted(let admitted): module = admitted
         }
         let schema = JSONSchema(module.spec.inputSchema)
@@ -92,11 +94,12 @@ extension AgentRuntime {
             if outcome.state != "completed" { span.setStatus(SpanStatus(code: .error, message: outcome.error)) }
             return outcome
         }
-        var final = transition(requestID, module: module, state: outcome.state)
+        let limited = outcome.limited(outputBytes: configuration.maxOutputBytes)
+        var final = transition(requestID, module: module, state: limited.state)
         final.startedAtMilliseconds = startedAt
         final.finishedAtMilliseconds = Self.now()
-        final.output = outcome.output
-        final.error = outcome.error
+        final.output = limited.output
+        final.error = limited.error
         record(final)
         metrics.run(module: name, outcome: outcome.state)
         metrics.runDuration(module: name, clock.now - begin)
@@ -107,6 +110,23 @@ extension AgentRuntime {
         var state: String
         var output: JSONValue?
         var error: String?
+
+        /// Longest error message kept (an external module's stderr can be anything).
+        static let maxErrorBytes = 4096
+
+        /// The outcome as it may be published: an output larger than `outputBytes` (encoded)
+        /// becomes an error saying so, and a long error message is cut.
+        func limited(outputBytes: Int) -> Outcome {
+            var limited = self
+            if let output, case let size = output.bytes.count, size > outputBytes {
+                let error = "the output is \(size) bytes, more than the agent's limit of \(outputBytes) (--max-output-bytes)"
+                limited = Outcome(state: "error", output: nil, error: error)
+            }
+            if let error = limited.error, error.utf8.count > Self.maxErrorBytes {
+                limited.error = String(decoding: error.utf8.prefix(Self.maxErrorBytes), as: UTF8.self) + "… (cut)"
+            }
+            return limited
+        }
     }
 
     /// The module's run raced against its timeout; the loser is cancelled.

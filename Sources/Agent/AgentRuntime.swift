@@ -22,6 +22,7 @@ public final class AgentRuntime: Service {
     public init(configuration: AgentConfiguration, modules: ModuleHost, metrics: AgentMetrics, logger: Logger = Logger(label: "imn.agent")) throws {
         self.configuration = configuration
         self.modules = modules
+        modules.limitRuns(to: configuration.maxConcurrentRuns)
         self.metrics = metrics
         self.id = try AgentIdentity.resolve(given: configuration.id, stateDirectory: configuration.stateDirectory)
         var logger = logger

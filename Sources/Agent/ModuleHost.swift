@@ -11,6 +11,8 @@ public final class ModuleHost: Sendable {
         var running: Int
     }
     private let entries = Mutex<[String: Entry]>([:])
+    /// Runs of all modules together; see ``limitRuns(to:)``.
+    private let totalLimit = Mutex(Int.max)
     /// Bumped whenever the set of modules changes, so heartbeats can be sent at once.
     private let changes = Mutex(0)
 
@@ -54,20 +56,27 @@ public final class ModuleHost: Sendable {
 
     public func running(_ name: String) -> Int { entries.withLock { $0[name]?.running ?? 0 } }
 
+    /// At most `limit` runs of all modules at once (each module also has its own limit).
+    public func limitRuns(to limit: Int) { totalLimit.withLock { $0 = max(1, limit) } }
+
     public enum Admission {
         case admitted(any MeasurementModule)
         case unknown
         case disabled
         case overloaded(limit: Int)
+        /// The agent as a whole runs its limit of measurements.
+        case agentOverloaded(limit: Int)
     }
 
     /// Takes a run slot; pair every `.admitted` with ``release(_:)``.
     public func admit(_ name: String) -> Admission {
-        entries.withLock { entries in
+        let total = totalLimit.withLock { $0 }
+        return entries.withLock { entries in
             guard let entry = entries[name] else { return .unknown }
             guard entry.enabled else { return .disabled }
             let limit = max(1, entry.module.spec.maxConcurrency)
             guard entry.running < limit else { return .overloaded(limit: limit) }
+            guard entries.values.reduce(0, { $0 + $1.running }) < total else { return .agentOverloaded(limit: total) }
             entries[name]?.running += 1
             return .admitted(entry.module)
         }

@@ -28,6 +28,8 @@ public struct AgentOptions: ParsableArguments {
     @Option(help: "Folder for the agent id and the result outbox (default: .imn/agents/<name>).") var stateDir: String?
     @Option(help: "Folder of external module manifests (*.json), watched while the agent runs.") var modulesDir: String?
     @Option(help: "Seconds between heartbeats.") var heartbeatInterval = 5.0
+    @Option(help: "Largest module output published, in bytes of JSON; a larger one makes the run an error.") var maxOutputBytes = 256 * 1024
+    @Option(help: "Measurements of all modules running at once; more are rejected as overloaded.") var maxConcurrentRuns = 64
     @Option(
         help: """
             Special-purpose ranges probes may still reach, comma-separated CIDRs (env: IMN_ALLOW_TARGETS). \
@@ -39,6 +41,10 @@ public struct AgentOptions: ParsableArguments {
     public func validate() throws {
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0–65535") }
         guard heartbeatInterval >= 0.1 else { throw ValidationError("--heartbeat-interval must be at least 0.1 s") }
+        guard (1024...(900 * 1024)).contains(maxOutputBytes) else {
+            throw ValidationError("--max-output-bytes must be 1024–921600 (a result must fit in one JetStream message)")
+        }
+        guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1") }
     }
 
     /// Runs the agent and its HTTP endpoint until SIGTERM or SIGINT.
@@ -53,6 +59,8 @@ public struct AgentOptions: ParsableArguments {
         configuration.metricsHost = metricsHost
         configuration.metricsPort = metricsPort
         configuration.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
+        configuration.maxOutputBytes = maxOutputBytes
+        configuration.maxConcurrentRuns = maxConcurrentRuns
         do {
             configuration.targetPolicy = try TargetPolicy(allowing: allowTargets ?? ProcessInfo.processInfo.environment["IMN_ALLOW_TARGETS"] ?? "")
         } catch {

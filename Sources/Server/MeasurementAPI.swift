@@ -45,10 +45,16 @@ struct MeasurementAPI: Sendable {
         return .object(object)
     }
 
+    /// Arrays and objects inside each other; no module needs more, and deep values cost stack.
+    static let maxInputDepth = 32
+
     /// POST /agent/{agent_id}/{module}[?wait=seconds][&untracked=true]
     func trigger(agentID: String, module: String, body: [UInt8], idempotencyKey: String?, wait: Double?, untracked: Bool) async throws -> Response {
         guard let input = JSONValue(parsing: body.isEmpty ? Array("{}".utf8) : body) else {
             throw Problem(status: .badRequest, title: "Malformed JSON", detail: "the body is not JSON")
+        }
+        guard input.depth <= Self.maxInputDepth else {
+            throw Problem(status: .badRequest, title: "Input nested too deeply", detail: "module inputs nest at most \(Self.maxInputDepth) levels")
         }
         let bodyID = input.objectValue?["id"]?.stringValue
         let requestID = idempotencyKey ?? bodyID ?? UUID().uuidString.lowercased()

@@ -74,6 +74,31 @@ struct AgentCommandTests {
         }
     }
 
+    @Test func agentWideRunLimitRejectsAsOverloaded() async throws {
+        try await withAgent(configure: { $0.maxConcurrentRuns = 2 }) { (agent: AgentHarness) async throws in
+            #expect(try await agent.command("faulty_module", ["delay": 30], requestID: "slow-1").status == .accepted)
+            #expect(try await agent.command("faulty_module", ["delay": 30], requestID: "slow-2").status == .accepted)
+            let third = try await agent.command("echo_module", ["message": "one too many"])
+            #expect(third.reason == .overloaded)
+            #expect(third.message?.contains("--max-concurrent-runs") == true)
+        }
+    }
+
+    /// An output over the agent's limit would not fit a JetStream message (and would block the
+    /// outbox): the run ends in `error` saying so, and later runs still publish.
+    @Test func outputOverTheLimitIsAnError() async throws {
+        try await withAgent(configure: { $0.maxOutputBytes = 1024 }) { (agent: AgentHarness) async throws in
+            let big = String(repeating: "x", count: 2000)
+            #expect(try await agent.command("echo_module", ["message": .string(big)], requestID: "big-1").status == .accepted)
+            let done = try #require(try await agent.transitions(of: "big-1").last)
+            #expect(done.state == "error")
+            #expect(done.output == nil)
+            #expect(done.error?.contains("more than the agent's limit of 1024") == true)
+            #expect(try await agent.command("echo_module", ["message": "small"], requestID: "small-1").status == .accepted)
+            #expect(try await agent.transitions(of: "small-1").last?.state == "completed")
+        }
+    }
+
     @Test func controlDisablesAndEnablesAModule() async throws {
         try await withAgent { (agent: AgentHarness) async throws in
             func control(_ action: String) async throws -> String {

@@ -82,6 +82,13 @@ struct ServerAPITests {
             let tooLarge = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module", body: huge)
             #expect(tooLarge.status == 413, "\(tooLarge.status) \(tooLarge.body.prefix(300))")
             #expect(try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=soon", body: "{}").status == 400)
+            // Inputs nest at most 32 levels; 600 levels are not JSON the parser takes. Both 400.
+            for levels in [33, 600] {
+                let nested = String(repeating: "[", count: levels - 1) + String(repeating: "]", count: levels - 1)
+                let deep = "{\"message\":\"x\",\"extra\":" + nested + "}"
+                let refused = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module", body: deep)
+                #expect(refused.status == 400, "\(levels) levels: \(refused.status) \(refused.body.prefix(200))")
+            }
 
             // Operational routes.
             #expect(try await HTTP.request("GET", port: port, path: "/health").status == 200)

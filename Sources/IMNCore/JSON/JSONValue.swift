@@ -63,6 +63,15 @@ extension JSONValue {
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// How many arrays and objects are nested at the deepest point (a scalar is 0).
+    public var depth: Int {
+        switch self {
+        case .array(let values): 1 + (values.map(\.depth).max() ?? 0)
+        case .object(let fields): 1 + (fields.values.map(\.depth).max() ?? 0)
+        default: 0
+        }
+    }
+
     public subscript(key: String) -> JSONValue? {
         if case .object(let object) = self { return object[key] }
         return nil
