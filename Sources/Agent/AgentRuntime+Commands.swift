@@ -31,7 +31,9 @@ extension AgentRuntime {
             for (name, value) in message.headers where name == "traceparent" || name == "tracestate" { headers.add(name, value) }
             try? connection.publish(replyTo, payload: Array(body), headers: headers)
         }
+        var claimed: String?
         func reject(_ reason: CommandReply.Reason, _ text: String, _ violations: [SchemaViolation]? = nil) {
+            if let claimed { recentRequests.release(claimed) }
             metrics.run(module: moduleName, outcome: "rejected")
             reply(CommandReply(status: .rejected, reason: reason, message: text, violations: violations, agentID: id))
         }
@@ -41,6 +43,9 @@ extension AgentRuntime {
         guard Subjects.isValidToken(command.requestID), command.requestID.utf8.count <= 256 else {
             return reject(.malformedCommand, "request_id must be 1–256 characters without spaces, dots, * or >")
         }
+        // Accepted before: answered again, never run twice.
+        guard recentRequests.claim(command.requestID) else { return reply(CommandReply(status: .accepted, agentID: id)) }
+        claimed = command.requestID
         let module: any MeasurementModule
         switch modules.admit(moduleName) {
         case .unknown: return reject(.unknownModule, "agent \(id) has no module \(moduleName)")

@@ -18,6 +18,7 @@ public final class AgentRuntime: Service {
     let hostname = ProcessInfo.processInfo.hostName
     let system = SystemStats()
     let watcher: ModuleDirectoryWatcher?
+    let recentRequests = RecentRequests()
 
     public init(configuration: AgentConfiguration, modules: ModuleHost, metrics: AgentMetrics, logger: Logger = Logger(label: "imn.agent")) throws {
         self.configuration = configuration

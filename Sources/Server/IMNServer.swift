@@ -39,7 +39,8 @@ public final class IMNServer: Service {
         let dbos = try DBOSClient(address: configuration.dbosAddress, tls: configuration.dbosTLS)
         let waiters = StateWaiters()
         let api = MeasurementAPI(
-            registry: registry, connection: connection, dbos: dbos, waiters: waiters, metrics: metrics, actor: configuration.serverID)
+            registry: registry, connection: connection, dbos: dbos, waiters: waiters, metrics: metrics, actor: configuration.serverID,
+            stuckAfter: configuration.stuckAfter)
         let ingestor = ResultIngestor(
             connection: connection, dbos: dbos, actor: configuration.serverID, metrics: metrics, waiters: waiters, logger: logger)
         let scheduler = Scheduler(api: api, worker: configuration.serverID, logger: logger)

@@ -14,6 +14,7 @@ struct MeasurementAPI: Sendable {
     let waiters: StateWaiters
     let metrics: ServerMetrics
     let actor: String
+    var stuckAfter: Duration = .seconds(600)
     let started = Date()
 
     func status() -> Response {
@@ -125,10 +126,20 @@ struct MeasurementAPI: Sendable {
         create.module = module
         create.state = "created"
         create.actor = actor
+        // The deadline first (or alongside): a server that dies right after creating the state
+        // leaves a request that its deadline will end.
+        async let deadline: Void = scheduleDeadline(requestID: requestID, agentID: agentID, module: module)
         do {
             _ = try await dbos.setModuleState(create)
+            try await deadline
         } catch let error as RPCError where error.code == .aborted {
-            return  // the same key again: the same request, never run twice
+            // The same key again: the same request, never run twice. Still `created`, its command
+            // may never have reached the agent (a server died between): send it again; an agent
+            // that has it already answers `accepted` without running it a second time.
+            _ = try? await deadline
+            guard let existing = try? await dbos.getModuleState(requestState(requestID)),
+                existing.state == "created", existing.agentID == agentID, existing.module == module
+            else { return }
         } catch let error as RPCError {
             throw Problem(status: .serviceUnavailable, title: "State service unavailable", detail: error.message)
         }
@@ -146,6 +157,12 @@ struct MeasurementAPI: Sendable {
             try? await fail(requestID, agentID: agentID, module: module, detail: "\(error)")
             throw Problem(status: .serviceUnavailable, title: "Agent unreachable", detail: "\(error.code): \(error.message)")
         }
+    }
+
+    func requestState(_ requestID: String) -> Imn_Dbos_V1_GetModuleStateRequest {
+        var get = Imn_Dbos_V1_GetModuleStateRequest()
+        get.requestID = requestID
+        return get
     }
 
     /// `?untracked=true`: the prototype's behaviour, publish and answer at once. The agent's

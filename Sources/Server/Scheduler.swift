@@ -5,7 +5,7 @@ import IMNCore
 import Logging
 import Tracing
 
-/// Runs schedules: claims due `sch_…` tasks from DBOS (a lease, so with several servers each run
+/// Runs schedules and request deadlines (`dl_…`, see Deadlines.swift): claims due `sch_…` tasks from DBOS (a lease, so with several servers each run
 /// is claimed by one), dispatches the measurement to every agent of the schedule like a POST,
 /// then acknowledges (DBOS enqueues the next run). A run whose dispatch hit an outage is NACKed
 /// and retried; after its last delivery it is acknowledged anyway, so a recurring schedule
@@ -22,7 +22,12 @@ struct Scheduler: Sendable {
             claim.maxTasks = 16
             claim.worker = worker
             let tasks = (try? await DBOSClient.untraced { try await api.dbos.claimDueTasks(claim).tasks }) ?? []
-            for task in tasks where task.id.hasPrefix(MeasurementAPI.schedulePrefix) {
+            for task in tasks {
+                if task.id.hasPrefix(MeasurementAPI.deadlinePrefix) {
+                    if await api.expire(task) { await ack(task) } else { await nack(task, error: "state moved; checking again", delay: 500) }
+                    continue
+                }
+                guard task.id.hasPrefix(MeasurementAPI.schedulePrefix) else { continue }
                 // Each scheduled run is a trace of its own, like a POST.
                 await withSpan("schedule run", ofKind: .internal) { span in
                     span.attributes["imn.schedule.id"] = task.id
@@ -61,6 +66,10 @@ struct Scheduler: Sendable {
             api.metrics.scheduleRun(outcome: "given_up")
             logger.warning("scheduled run given up", metadata: ["schedule.id": "\(task.id)", "error": "\(outage)"])
         }
+        await ack(task)
+    }
+
+    func ack(_ task: Imn_Dbos_V1_Task) async {
         var ack = Imn_Dbos_V1_AckTaskRequest()
         ack.id = task.id
         ack.leaseToken = task.leaseToken
@@ -68,7 +77,7 @@ struct Scheduler: Sendable {
         do {
             _ = try await api.dbos.ackTask(ack)
         } catch {
-            logger.warning("schedule ack failed; the lease will expire", metadata: ["schedule.id": "\(task.id)", "error": "\(error)"])
+            logger.warning("task ack failed; the lease will expire", metadata: ["task.id": "\(task.id)", "error": "\(error)"])
         }
     }
 

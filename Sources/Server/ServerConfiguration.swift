@@ -18,6 +18,9 @@ public struct ServerConfiguration: Sendable {
     public var serverID = "server-\(ProcessInfo.processInfo.hostName)"
     /// A metrics backend that sees every server metric besides Prometheus (the OTLP one).
     public var additionalMetrics: (any MetricsFactory)?
+    /// A request with no terminal state this long after it was made is failed (its agent or
+    /// server stopped mid-request). Longer than any run: agents cap runs at 300 s by default.
+    public var stuckAfter: Duration = .seconds(600)
     /// REST bearer tokens; none means the API is open.
     public var tokens: [APIToken] = []
 

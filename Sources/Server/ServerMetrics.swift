@@ -38,6 +38,8 @@ struct ServerMetrics: Sendable {
     }
 
     func ingestionFailed() { Counter(label: "imn_server_ingestion_failures_total", factory: factory).increment() }
+    /// Requests failed by their deadline (no result within --stuck-after).
+    func requestExpired() { Counter(label: "imn_server_requests_expired_total", factory: factory).increment() }
 
     func scheduleRun(outcome: String) {
         Counter(label: "imn_server_schedule_runs_total", dimensions: [("outcome", outcome)], factory: factory).increment()

@@ -35,6 +35,8 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(name: .customLong("dbos-tls-ca"), help: "Reach DBOS over TLS, trusting this PEM CA file only (env IMN_DBOS_TLS_CA).")
     var dbosTLSCA: String?
     @Option(help: "Seconds without a heartbeat after which an agent counts as dead.") var heartbeatTimeout = 15.0
+    @Option(help: "Seconds after which a request with no result is failed (its agent or server stopped mid-request).")
+    var stuckAfter = 600.0
     @Option(help: "Name of this server in the audit log and NATS (default: server-<hostname>).") var serverID: String?
     @Option(
         help: """
@@ -47,6 +49,7 @@ struct ServerCommand: AsyncParsableCommand {
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
         guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
+        guard stuckAfter >= 1 else { throw ValidationError("--stuck-after must be at least 1 second") }
         if let ca = dbosTLSCA ?? ProcessInfo.processInfo.environment["IMN_DBOS_TLS_CA"], !FileManager.default.isReadableFile(atPath: ca) {
             throw ValidationError("--dbos-tls-ca: cannot read \(ca)")
         }
@@ -67,6 +70,7 @@ struct ServerCommand: AsyncParsableCommand {
             configuration.dbosTLS = DBOSTLS.Client()
         }
         configuration.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
+        configuration.stuckAfter = .milliseconds(Int64(stuckAfter * 1000))
         if let serverID { configuration.serverID = serverID }
         if telemetry.enabled { configuration.additionalMetrics = telemetry.metrics }
         do {

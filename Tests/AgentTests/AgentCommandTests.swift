@@ -74,6 +74,23 @@ struct AgentCommandTests {
         }
     }
 
+    /// The same request id again (a retry after a crash) is accepted and not run a second time.
+    @Test func repeatedRequestIsAcceptedButRunOnce() async throws {
+        try await withAgent { (agent: AgentHarness) async throws in
+            #expect(try await agent.command("echo_module", ["message": "once"], requestID: "twice-1").status == .accepted)
+            #expect(try await agent.command("echo_module", ["message": "once"], requestID: "twice-1").status == .accepted)
+            #expect(try await agent.transitions(of: "twice-1").map(\.state) == ["started", "running", "completed"])
+            // Nothing more arrives for it.
+            try await Task.sleep(for: .milliseconds(500))
+            _ = try await agent.transitions(of: "other", timeout: .milliseconds(600))
+            #expect(agent.seen.entries.withLock { $0["twice-1"]?.count } == 3)
+            // A rejected request may be sent again and then runs.
+            #expect(try await agent.command("echo_module", ["message": 5], requestID: "retry-1").reason == .invalidInput)
+            #expect(try await agent.command("echo_module", ["message": "fixed"], requestID: "retry-1").status == .accepted)
+            #expect(try await agent.transitions(of: "retry-1").last?.state == "completed")
+        }
+    }
+
     @Test func agentWideRunLimitRejectsAsOverloaded() async throws {
         try await withAgent(configure: { $0.maxConcurrentRuns = 2 }) { (agent: AgentHarness) async throws in
             #expect(try await agent.command("faulty_module", ["delay": 30], requestID: "slow-1").status == .accepted)

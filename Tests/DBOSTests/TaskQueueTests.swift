@@ -1,5 +1,6 @@
 import DBOS
 import IMNTestSupport
+import RedisClient
 import Testing
 
 @Suite(.enabled(if: ServerBinaries.redisAvailable, "redis-server is not installed: run scripts/setup"))
@@ -123,6 +124,27 @@ struct TaskQueueTests {
             #expect(try await store.claimDueTasks(limit: 10, worker: "w").isEmpty)
             let missing = await #expect(throws: DBOSError.self) { try await store.getTask(id: "same") }
             #expect(missing?.code == .notFound)
+        }
+    }
+
+    /// Housekeeping tasks (a request's deadline) run like others but are not listed, and are
+    /// forgotten a day after they are done; ordinary done tasks are kept.
+    @Test func ephemeralTaskIsUnlistedAndExpiresWhenDone() async throws {
+        try await withStore { store, server in
+            var housekeeping = Self.once("dl_req-1")
+            housekeeping.ephemeral = true
+            _ = try await store.scheduleTask(housekeeping)
+            _ = try await store.scheduleTask(Self.once("listed"))
+            #expect(try await store.listTasks().items.map(\.id) == ["listed"])
+            let claimed = try await store.claimDueTasks(limit: 10, worker: "w")
+            #expect(Set(claimed.map(\.id)) == ["dl_req-1", "listed"])
+            for task in claimed { _ = try await store.ackTask(id: task.id, leaseToken: task.leaseToken) }
+            #expect(try await store.getTask(id: "dl_req-1").state == .done)
+            let redis = RedisClient(configuration: try RedisConfiguration(url: server.redisURL))
+            let ephemeralTTL = try await redis.send("PTTL", "imn:task:dl_req-1").integer ?? 0
+            #expect(ephemeralTTL > 86_000_000 && ephemeralTTL <= 86_400_000, "\(ephemeralTTL)")
+            #expect(try await redis.send("PTTL", "imn:task:listed").integer == -1)
+            await redis.close()
         }
     }
 

@@ -74,7 +74,8 @@ struct EndToEndTests {
 
     /// The backends and a server in this process that has heard agent_1.
     static func withStack(
-        heartbeatTimeout: Duration = .seconds(15), tokens: [APIToken] = [], _ body: (Stack) async throws -> Void
+        heartbeatTimeout: Duration = .seconds(15), tokens: [APIToken] = [], stuckAfter: Duration = .seconds(600),
+        _ body: (Stack) async throws -> Void
     ) async throws {
         try await withBackends { backends in
             var configuration = ServerConfiguration()
@@ -84,6 +85,7 @@ struct EndToEndTests {
             configuration.serverID = "e2e-server"
             configuration.heartbeatTimeout = heartbeatTimeout
             configuration.tokens = tokens
+            configuration.stuckAfter = stuckAfter
             let port = ListeningPort()
             let server = IMNServer(configuration: configuration, logger: Logger(label: "e2e.server")) { listening in port.set(listening) }
             let serverTask = Task { try await server.run() }

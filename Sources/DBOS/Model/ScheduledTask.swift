@@ -43,6 +43,9 @@ public struct TaskRequest: Sendable, Hashable {
     public var endAtMilliseconds: Int64?
     public var maxDeliveries: Int = 5
     public var visibilityTimeoutMilliseconds: Int64 = 30_000
+    /// Housekeeping: left out of ``DBOSStore/listTasks(limit:cursor:)`` and forgotten a day
+    /// after it is done, so one per measurement does not pile up.
+    public var ephemeral = false
 
     public init(id: String = "", kind: ScheduledTask.Kind, payload: [UInt8]) {
         self.id = id

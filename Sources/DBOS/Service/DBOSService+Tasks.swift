@@ -16,6 +16,7 @@ extension DBOSService {
             task.endAtMilliseconds = request.endMs > 0 ? request.endMs : nil
             if request.maxDeliveries != 0 { task.maxDeliveries = Int(request.maxDeliveries) }
             if request.visibilityTimeoutMs != 0 { task.visibilityTimeoutMilliseconds = request.visibilityTimeoutMs }
+            task.ephemeral = request.ephemeral
             let (scheduled, created) = try await store.scheduleTask(task, actor: Self.optional(request.actor) ?? "unknown")
             var response = Imn_Dbos_V1_ScheduleTaskResponse()
             response.task = Imn_Dbos_V1_Task(scheduled)

@@ -39,6 +39,7 @@ extension DBOSStore {
                 RedisArgument(id), RedisArgument(kind), RedisArgument(request.payload), RedisArgument(firstDue), RedisArgument(interval),
                 RedisArgument(cron), RedisArgument(request.endAtMilliseconds ?? 0), RedisArgument(request.maxDeliveries),
                 RedisArgument(request.visibilityTimeoutMilliseconds), RedisArgument(actor), RedisArgument(configuration.maxEvents),
+                RedisArgument(request.ephemeral ? 1 : 0),
             ])
         let (outcome, task) = try Self.outcomeAndTask(reply)
         guard let task else { throw DBOSError(.internalError, "schedule script returned no task") }

@@ -25,7 +25,7 @@ enum TaskQueueScripts {
 
     /// KEYS: task, pending, all, events.
     /// ARGV: id, kind, payload, first due (0: now), interval ms, cron, end ms, max deliveries,
-    /// visibility ms, actor, events maxlen. Returns {created | exists, task}.
+    /// visibility ms, actor, events maxlen, ephemeral (1 or 0). Returns {created | exists, task}.
     static let schedule = RedisScript(
         prelude + """
 
@@ -35,9 +35,9 @@ enum TaskQueueScripts {
             redis.call('HSET', KEYS[1], 'id', ARGV[1], 'kind', ARGV[2], 'payload', ARGV[3], 'due_ms', due,
               'interval_ms', ARGV[5], 'cron', ARGV[6], 'end_ms', ARGV[7], 'max_deliveries', ARGV[8],
               'visibility_ms', ARGV[9], 'deliveries', 0, 'runs', 0, 'state', 'pending', 'lease', '',
-              'deadline_ms', 0, 'owner', '', 'last_error', '', 'created_ms', now, 'updated_ms', now)
+              'deadline_ms', 0, 'owner', '', 'last_error', '', 'created_ms', now, 'updated_ms', now, 'ephemeral', ARGV[12])
             redis.call('ZADD', KEYS[2], due, ARGV[1])
-            redis.call('ZADD', KEYS[3], now, ARGV[1])
+            if ARGV[12] ~= '1' then redis.call('ZADD', KEYS[3], now, ARGV[1]) end
             event(KEYS[4], ARGV[11], 'task.scheduled', ARGV[1], ARGV[10], ARGV[2])
             return { 'created', redis.call('HGETALL', KEYS[1]) }
             """)
@@ -77,7 +77,7 @@ enum TaskQueueScripts {
         prelude + """
 
             if redis.call('EXISTS', KEYS[1]) == 0 then return { 'notfound', {} } end
-            local t = redis.call('HMGET', KEYS[1], 'state', 'lease', 'acked_lease', 'kind', 'due_ms', 'interval_ms', 'end_ms')
+            local t = redis.call('HMGET', KEYS[1], 'state', 'lease', 'acked_lease', 'kind', 'due_ms', 'interval_ms', 'end_ms', 'ephemeral')
             if t[3] == ARGV[2] then return { 'ok', redis.call('HGETALL', KEYS[1]) } end
             if t[1] ~= 'inflight' or t[2] ~= ARGV[2] then return { 'stale', redis.call('HGETALL', KEYS[1]) } end
             redis.call('ZREM', KEYS[2], ARGV[1])
@@ -93,6 +93,9 @@ enum TaskQueueScripts {
             local finish = tonumber(t[7])
             if nextRun == 0 or (finish > 0 and nextRun > finish) then
               redis.call('HSET', KEYS[1], 'state', 'done', 'lease', '', 'acked_lease', ARGV[2], 'updated_ms', now)
+              -- A finished housekeeping task is kept a day (GetTask, a repeated ack), then
+              -- forgotten: servers schedule one per measurement (its deadline).
+              if t[8] == '1' then redis.call('PEXPIRE', KEYS[1], 86400000) end
               event(KEYS[4], ARGV[5], 'task.done', ARGV[1], ARGV[4], '')
             else
               redis.call('HSET', KEYS[1], 'state', 'pending', 'lease', '', 'acked_lease', ARGV[2], 'due_ms', nextRun,

@@ -712,6 +712,9 @@ public nonisolated struct Imn_Dbos_V1_ScheduleTaskRequest: Sendable {
 
   public var actor: String = String()
 
+  /// Housekeeping (a request's deadline): not listed by ListTasks, forgotten a day after done.
+  public var ephemeral: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2360,7 +2363,7 @@ nonisolated extension Imn_Dbos_V1_Task: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Imn_Dbos_V1_ScheduleTaskRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ScheduleTaskRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{3}interval_ms\0\u{1}cron\0\u{1}payload\0\u{3}start_ms\0\u{3}end_ms\0\u{3}max_deliveries\0\u{3}visibility_timeout_ms\0\u{1}actor\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}kind\0\u{3}interval_ms\0\u{1}cron\0\u{1}payload\0\u{3}start_ms\0\u{3}end_ms\0\u{3}max_deliveries\0\u{3}visibility_timeout_ms\0\u{1}actor\0\u{1}ephemeral\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2378,6 +2381,7 @@ nonisolated extension Imn_Dbos_V1_ScheduleTaskRequest: SwiftProtobuf.Message, Sw
       case 8: try { try decoder.decodeSingularInt32Field(value: &self.maxDeliveries) }()
       case 9: try { try decoder.decodeSingularInt64Field(value: &self.visibilityTimeoutMs) }()
       case 10: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 11: try { try decoder.decodeSingularBoolField(value: &self.ephemeral) }()
       default: break
       }
     }
@@ -2414,6 +2418,9 @@ nonisolated extension Imn_Dbos_V1_ScheduleTaskRequest: SwiftProtobuf.Message, Sw
     if !self.actor.isEmpty {
       try visitor.visitSingularStringField(value: self.actor, fieldNumber: 10)
     }
+    if self.ephemeral != false {
+      try visitor.visitSingularBoolField(value: self.ephemeral, fieldNumber: 11)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2428,6 +2435,7 @@ nonisolated extension Imn_Dbos_V1_ScheduleTaskRequest: SwiftProtobuf.Message, Sw
     if lhs.maxDeliveries != rhs.maxDeliveries {return false}
     if lhs.visibilityTimeoutMs != rhs.visibilityTimeoutMs {return false}
     if lhs.actor != rhs.actor {return false}
+    if lhs.ephemeral != rhs.ephemeral {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
