@@ -5,10 +5,16 @@ import CNats
 #endif
 
 extension NATSConnection {
-    /// Builds libnats options from the configuration and connects (blocking). Returns nil when
-    /// libnats, told to retry a failed first connection, closed it instead (see
-    /// ``openKeepingRetrying(_:blocking:logger:)``); `events` is then spent.
-    static func open(_ configuration: NATSConfiguration, events: ConnectionEvents) throws(NATSError) -> OpaquePointer? {
+    /// What ``open(_:events:)`` made of one attempt.
+    enum Opened {
+        case connection(OpaquePointer)
+        /// libnats, told to retry a failed first connection, closed it instead (see
+        /// ``openKeepingRetrying(_:blocking:logger:)``), with its last error; `events` is spent.
+        case gaveUp(String)
+    }
+
+    /// Builds libnats options from the configuration and connects (blocking).
+    static func open(_ configuration: NATSConfiguration, events: ConnectionEvents) throws(NATSError) -> Opened {
         var options: OpaquePointer?
         try LibNATS.check(natsOptions_Create(&options), "creating NATS options")
         guard let options else { throw NATSError(.library, "natsOptions_Create returned nothing") }
@@ -49,10 +55,9 @@ extension NATSConnection {
 
         var connection: OpaquePointer?
         let status = natsConnection_Connect(&connection, options)
-        if let connection, status == NATS_OK { return connection }
+        if let connection, status == NATS_OK { return .connection(connection) }
         if let connection, status == NATS_NOT_YET_CONNECTED {
             return retriesInTheBackground(connection, events: events, within: configuration.connectTimeout * configuration.urls.count)
-                ? connection : nil
         }
         Unmanaged<ConnectionEvents>.fromOpaque(closure).release()
         throw LibNATS.error(status, "connect to \(configuration.redactedURLs)")
@@ -60,20 +65,23 @@ extension NATSConnection {
 
     /// After `NATS_NOT_YET_CONNECTED`, waits (polling, on the blocking pool) until libnats either
     /// connects or schedules its first retry — or closes the connection, libnats 3.4's bug, in
-    /// which case the connection is destroyed and false returned.
-    private static func retriesInTheBackground(_ connection: OpaquePointer, events: ConnectionEvents, within timeout: Duration) -> Bool {
+    /// which case the connection is destroyed and its last error returned.
+    private static func retriesInTheBackground(_ connection: OpaquePointer, events: ConnectionEvents, within timeout: Duration) -> Opened {
         // Each attempt of the reconnect thread takes at most the connect timeout per server.
         let deadline = ContinuousClock.now + timeout + .seconds(5)
         while ContinuousClock.now < deadline {
             let status = natsConnection_Status(connection)
-            if status == NATS_CONN_STATUS_CONNECTED || events.retryScheduled { return true }
+            if status == NATS_CONN_STATUS_CONNECTED || events.retryScheduled { return .connection(connection) }
             if status == NATS_CONN_STATUS_CLOSED {
+                var text: UnsafePointer<CChar>?
+                let code = natsConnection_GetLastError(connection, &text)
+                let reason = text.map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? String(cString: natsStatus_GetText(code))
                 natsConnection_Destroy(connection)
-                return false
+                return .gaveUp(reason)
             }
             usleep(1_000)
         }
-        return true
+        return .connection(connection)
     }
 
     /// Makes a libnats subscription that feeds `sink`.

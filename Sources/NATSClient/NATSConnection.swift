@@ -67,20 +67,32 @@ public final class NATSConnection: Sendable {
         var attempt = 0
         while true {
             let events = ConnectionEvents(reconnectWait: configuration.reconnectWait, maxReconnectWait: configuration.maxReconnectWait)
-            let pointer = try await blocking.runIfActive { () throws -> UnsafeSendablePointer? in
-                try Self.open(configuration, events: events).map(UnsafeSendablePointer.init)
+            let opened = try await blocking.runIfActive { () throws -> Result<UnsafeSendablePointer, OpenFailure> in
+                switch try Self.open(configuration, events: events) {
+                case .connection(let pointer): .success(UnsafeSendablePointer(pointer))
+                case .gaveUp(let reason): .failure(OpenFailure(reason: reason))
+                }
             }
-            if let pointer { return (pointer, events) }
+            let reason: String
+            switch opened {
+            case .success(let pointer): return (pointer, events)
+            case .failure(let failure): reason = failure.reason
+            }
             attempt += 1
-            logger.info(
-                "nats: first connection attempt failed mid-handshake; trying again",
-                metadata: ["nats.urls": "\(configuration.redactedURLs)", "attempt": "\(attempt)"])
+            // Warn from the third attempt on: then it is no passing hiccup (wrong password? not NATS?).
+            logger.log(
+                level: attempt >= 3 ? .warning : .info, "nats: the first connection failed in its handshake; trying again",
+                metadata: ["nats.urls": "\(configuration.redactedURLs)", "attempt": "\(attempt)", "error": "\(reason)"])
             do {
                 try await Task.sleep(for: .milliseconds(events.reconnectDelay(rounds: attempt)))
             } catch {
                 throw NATSError(.connectionFailed, "connect to \(configuration.redactedURLs) cancelled")
             }
         }
+    }
+
+    private struct OpenFailure: Error {
+        var reason: String
     }
 
     // MARK: State

@@ -32,6 +32,8 @@ extension MeasurementAPI {
         task.payload = try JSONEncoder().encode(Deadline(requestID: requestID, agentID: agentID, module: module))
         task.actor = actor
         task.ephemeral = true
+        // Looked at again with a growing delay while DBOS is away (Scheduler), for minutes, not seconds.
+        task.maxDeliveries = 20
         _ = try await dbos.scheduleTask(task)
     }
 

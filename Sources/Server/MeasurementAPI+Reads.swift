@@ -25,9 +25,12 @@ extension MeasurementAPI {
         request.agentID = agentID
         request.module = query["module"] ?? ""
         request.cursor = query["cursor"] ?? ""
-        request.pageSize = try Self.integer(query["limit"], "limit").map(Int32.init(clamping:)) ?? 0
-        request.sinceMs = try Self.integer(query["since"], "since") ?? 0
-        request.untilMs = try Self.integer(query["until"], "until") ?? 0
+        request.pageSize = try Self.pageSize(query)
+        request.sinceMs = try Self.milliseconds(query["since"], "since") ?? 0
+        request.untilMs = try Self.milliseconds(query["until"], "until") ?? 0
+        if request.untilMs > 0 && request.sinceMs > request.untilMs && Self.isPageCursor(request.cursor) {
+            return Problem.json(["results": [], "next_cursor": .null])  // a range that holds nothing
+        }
         let page = try await call { try await dbos.listResults(request) }
         return Problem.json([
             "results": .array(page.results.map(Self.json)), "next_cursor": page.nextCursor.isEmpty ? .null : .string(page.nextCursor),
@@ -50,12 +53,12 @@ extension MeasurementAPI {
         request.agentID = query["agent"] ?? query["agent_id"] ?? ""
         request.module = query["module"] ?? ""
         request.state = query["state"] ?? ""
-        guard request.state.isEmpty || ModuleStateName(rawValue: request.state) != nil else {
+        guard query["state"] == nil || ModuleStateName(rawValue: request.state) != nil else {
             let names = ModuleStateName.allCases.map(\.rawValue).sorted().joined(separator: ", ")
             throw Problem(status: .badRequest, title: "Bad query parameter", detail: "state must be one of \(names)")
         }
         request.cursor = query["cursor"] ?? ""
-        request.pageSize = try Self.integer(query["limit"], "limit").map(Int32.init(clamping:)) ?? 0
+        request.pageSize = try Self.pageSize(query)
         let page = try await call { try await dbos.listModuleStates(request) }
         return Problem.json([
             "states": .array(page.states.map(Self.json)), "next_cursor": page.nextCursor.isEmpty ? .null : .string(page.nextCursor),
@@ -82,6 +85,7 @@ extension MeasurementAPI {
 
     /// GET /modules/states/{request_id}: the state with its transition history.
     func state(requestID: String) async throws -> Response {
+        try Self.requireExistingForm(requestID)
         var request = Imn_Dbos_V1_GetModuleStateRequest()
         request.requestID = requestID
         request.withHistory = true
@@ -92,7 +96,7 @@ extension MeasurementAPI {
     /// GET /events?limit&cursor
     func events(query: [String: String]) async throws -> Response {
         var request = Imn_Dbos_V1_GetEventsRequest()
-        request.pageSize = try Self.integer(query["limit"], "limit").map(Int32.init(clamping:)) ?? 0
+        request.pageSize = try Self.pageSize(query)
         request.cursor = query["cursor"] ?? ""
         let page = try await call { try await dbos.events(request) }
         return Problem.json([
@@ -118,6 +122,40 @@ extension MeasurementAPI {
             default: throw Problem(status: .serviceUnavailable, title: "State service unavailable", detail: error.message)
             }
         }
+    }
+
+    /// A request id no request can have (too long, or not a subject token) is simply not there:
+    /// 404, as for any other unknown id.
+    static func requireExistingForm(_ requestID: String) throws {
+        guard Subjects.isValidToken(requestID), requestID.utf8.count <= 256 else {
+            throw Problem(status: .notFound, title: "Not found", detail: "no request with that id")
+        }
+    }
+
+    /// Empty, or `<score>:<member>` as DBOS makes them (checked fully by DBOS).
+    static func isPageCursor(_ cursor: String) -> Bool {
+        let bytes = Array(cursor.utf8)
+        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return bytes.isEmpty }
+        return (1...18).contains(colon) && bytes[..<colon].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+            && colon < bytes.count - 1
+    }
+
+    /// `limit`: 0 (or absent) is the default page size; at most 1000.
+    static func pageSize(_ query: [String: String]) throws -> Int32 {
+        let limit = try integer(query["limit"], "limit") ?? 0
+        guard limit <= 1000 else {
+            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "limit must be at most 1000, got \(limit)")
+        }
+        return Int32(limit)
+    }
+
+    /// A time as ms since 1970, at most the end of year 9999 (as the OpenAPI document says).
+    static func milliseconds(_ text: String?, _ name: String) throws -> Int64? {
+        guard let value = try integer(text, name) else { return nil }
+        guard value <= 253_402_300_799_999 else {
+            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "\(name) is after the year 9999, got \(value)")
+        }
+        return value
     }
 
     static func integer(_ text: String?, _ name: String) throws -> Int64? {

@@ -82,7 +82,8 @@ enum OpenAPIDocument {
                     "listResults", "Stored results of an agent, oldest first",
                     parameters: [
                         agentID, limit, cursor, query("module", "Only this module", string),
-                        query("since", "Received at or after (ms since 1970)", integer), query("until", "Received before (ms since 1970)", integer),
+                        query("since", "Received at or after (ms since 1970)", milliseconds),
+                        query("until", "Received before (ms since 1970)", milliseconds),
                     ], ok: object(["results": array(ref("Result")), "next_cursor": nullableString]), errors: badRequest)
             ],
             "/agents/{agent_id}/results/{request_id}": [
@@ -130,7 +131,7 @@ enum OpenAPIDocument {
                 ],
                 "get": operation(
                     "listSchedules", "Schedules", parameters: [limit, cursor],
-                    ok: object(["schedules": array(ref("Schedule")), "next_cursor": nullableString])),
+                    ok: object(["schedules": array(ref("Schedule")), "next_cursor": nullableString]), errors: badRequest),
             ],
             "/schedules/{schedule_id}": [
                 "get": operation("getSchedule", "One schedule", parameters: [scheduleID], ok: ref("Schedule"), errors: notFound),
@@ -141,7 +142,7 @@ enum OpenAPIDocument {
             ],
             "/events": [
                 "get": operation(
-                    "listEvents", "The audit log: state changes, results, tasks, registrations (oldest first)", parameters: [limit, cursor],
+                    "listEvents", "The audit log: state changes, results, tasks, registrations (oldest first)", parameters: [limit, eventCursor],
                     ok: object(["events": array(ref("Event")), "next_cursor": nullableString]), errors: badRequest)
             ],
         ]
@@ -213,8 +214,13 @@ enum OpenAPIDocument {
     static let moduleName = path("module", "A module the agent advertises")
     static let requestID = path("request_id", "The request id (Idempotency-Key)")
     static let scheduleID = path("schedule_id", "The schedule's id (sch_…)")
-    static let limit = query("limit", "Page size (default 50, at most 1000)", ["type": "integer", "minimum": 1, "maximum": 1000])
-    static let cursor = query("cursor", "next_cursor of the previous page", string)
+    static let limit = query(
+        "limit", "Page size (default 50, at most 1000; 0 is the default)", ["type": "integer", "minimum": 0, "maximum": 1000])
+    static let cursor = query("cursor", "next_cursor of the previous page", ["type": "string", "pattern": "^([0-9]{1,18}:.+)?$"])
+    static let eventCursor = query(
+        "cursor", "next_cursor of the previous page (an event id)", ["type": "string", "pattern": "^([0-9]{1,18}-[0-9]{1,18})?$"])
+    /// ms since 1970, up to the end of year 9999.
+    static let milliseconds: JSONValue = ["type": "integer", "minimum": 0, "maximum": 253_402_300_799_999]
     static let notFound: [String: JSONValue] = ["404": problem("not found")]
     static let badRequest: [String: JSONValue] = ["400": problem("bad query parameter")]
 

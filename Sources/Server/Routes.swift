@@ -11,6 +11,7 @@ extension IMNServer {
         // A server span per request (continuing a caller's traceparent), then metrics by route.
         router.add(middleware: TracingMiddleware())
         router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
+        router.add(middleware: MethodNotAllowedMiddleware())
         router.add(middleware: AuthenticationMiddleware(tokens: configuration.tokens))
         router.get("/", use: handle { _, _ in api.status() })
         router.get("/status", use: handle { _, _ in api.status() })

@@ -24,7 +24,12 @@ struct Scheduler: Sendable {
             let tasks = (try? await DBOSClient.untraced { try await api.dbos.claimDueTasks(claim).tasks }) ?? []
             for task in tasks {
                 if task.id.hasPrefix(MeasurementAPI.deadlinePrefix) {
-                    if await api.expire(task) { await ack(task) } else { await nack(task, error: "state moved; checking again", delay: 500) }
+                    if await api.expire(task) {
+                        await ack(task)
+                    } else {
+                        let delay = min(Int64(500) << min(Int64(task.deliveries), 6), 30_000)
+                        await nack(task, error: "state moved or DBOS away; checking again", delay: delay)
+                    }
                     continue
                 }
                 guard task.id.hasPrefix(MeasurementAPI.schedulePrefix) else { continue }

@@ -83,7 +83,7 @@ extension MeasurementAPI {
     /// GET /schedules?limit&cursor
     func schedules(query: [String: String]) async throws -> Response {
         var request = Imn_Dbos_V1_ListTasksRequest()
-        request.pageSize = try Self.integer(query["limit"], "limit").map(Int32.init(clamping:)) ?? 0
+        request.pageSize = try Self.pageSize(query)
         request.cursor = query["cursor"] ?? ""
         let page = try await call { try await dbos.listTasks(request) }
         return Problem.json([

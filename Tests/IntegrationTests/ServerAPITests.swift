@@ -90,6 +90,27 @@ struct ServerAPITests {
                 #expect(refused.status == 400, "\(levels) levels: \(refused.status) \(refused.body.prefix(200))")
             }
 
+            // Paging and filters as /openapi.json says (found by scripts/fuzz): limit 0–1000, times up to
+            // year 9999, an empty range is an empty page, an empty state filter is no state, a
+            // cursor whose member starts with a combining mark still splits at its colon.
+            #expect(try await HTTP.request("GET", port: port, path: "/events?limit=1001").status == 400)
+            #expect(try await HTTP.request("GET", port: port, path: "/modules/states?limit=0").status == 200)
+            #expect(try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?until=253402300800000").status == 400)
+            let empty = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?since=2000&until=1000")
+            #expect(empty.status == 200 && empty.json?["results"] == [])
+            #expect(try await HTTP.request("GET", port: port, path: "/modules/states?state=").status == 400)
+            #expect(try await HTTP.request("GET", port: port, path: "/modules/states?cursor=2628%3A%F0%9F%8F%BB").status == 200)
+            #expect(try await HTTP.request("GET", port: port, path: "/modules/states/" + String(repeating: "x", count: 300)).status == 404)
+
+            // A method a served path does not offer is 405 with Allow; an unknown path stays 404.
+            let trace = try await HTTP.request("TRACE", port: port, path: "/agents")
+            #expect(trace.status == 405)
+            #expect(trace.headers.lowercased().contains("allow: get\r\n"), "\(trace.headers)")
+            let put = try await HTTP.request("PUT", port: port, path: "/agents/agent_1/results/some-id", body: "{}")
+            #expect(put.status == 405)
+            #expect(put.body.contains("DELETE, GET"))
+            #expect(try await HTTP.request("PUT", port: port, path: "/nowhere").status == 404)
+
             // Operational routes.
             #expect(try await HTTP.request("GET", port: port, path: "/health").status == 200)
             let ready = try await HTTP.request("GET", port: port, path: "/ready")

@@ -27,9 +27,12 @@ extension DBOSStore {
     ) async throws(DBOSError) -> Page<T> {
         var after: (score: Int64, member: String)?
         if let cursor {
-            let parts = cursor.split(separator: ":", maxSplits: 1)
-            guard parts.count == 2, let score = Int64(parts[0]) else { throw DBOSError(.invalidArgument, "malformed cursor") }
-            after = (score, String(parts[1]))
+            // Split on the byte: a member that starts with a combining mark would merge with the
+            // colon into one Character.
+            let bytes = Array(cursor.utf8)
+            guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")), let score = Int64(String(decoding: bytes[..<colon], as: UTF8.self))
+            else { throw DBOSError(.invalidArgument, "malformed cursor") }
+            after = (score, String(decoding: bytes[(colon + 1)...], as: UTF8.self))
         }
         var items: [T] = []
         var last = after
