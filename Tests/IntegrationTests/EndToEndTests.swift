@@ -7,6 +7,7 @@ import Logging
 import NATSClient
 import RedisClient
 import Server
+import Synchronization
 import Testing
 
 /// The whole path with real servers: REST → DBOS (Redis) → NATS → agent → JetStream → ingestion → DBOS.
@@ -88,14 +89,22 @@ struct EndToEndTests {
             configuration.stuckAfter = stuckAfter
             let port = ListeningPort()
             let server = IMNServer(configuration: configuration, logger: Logger(label: "e2e.server")) { listening in port.set(listening) }
-            let serverTask = Task { try await server.run() }
+            let ended = ServerEnd()
+            let serverTask = Task<Void, any Error> {
+                do { try await server.run() } catch { ended.set("\(error)") }
+                ended.set("returned")
+            }
             try await Self.finally(stopping: serverTask) {
-                #expect(await eventually { port.value != 0 })
+                // Generous: on a loaded two-core CI machine a dozen stacks start at once.
+                _ = await eventually(timeout: .seconds(45)) { port.value != 0 || ended.value != nil }
+                guard port.value != 0 else {
+                    throw StackError(description: "the server did not listen within 45 s (run: \(ended.value ?? "still starting"))")
+                }
                 let httpPort = port.value
                 // Wait until the server has heard agent_1.
                 let reader = tokens.first { $0.scopes.contains(.read) }.map { ["Authorization": "Bearer \($0.token)"] } ?? [:]
                 #expect(
-                    await eventually {
+                    await eventually(timeout: .seconds(45)) {
                         ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1", headers: reader))?.status) == 200
                     })
                 try await body(Stack(port: httpPort, natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, server: server))
@@ -170,6 +179,17 @@ struct EndToEndTests {
 }
 
 /// The test's view of an HTTP reply.
+/// How a test's in-process server ended, if it did (for a clear failure when it never listened).
+final class ServerEnd: Sendable {
+    private let text = Mutex<String?>(nil)
+    var value: String? { text.withLock { $0 } }
+    func set(_ value: String) { text.withLock { $0 = $0 ?? value } }
+}
+
+struct StackError: Error, CustomStringConvertible {
+    let description: String
+}
+
 enum HTTP {
     struct Reply {
         var status: Int

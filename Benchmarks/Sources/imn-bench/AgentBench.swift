@@ -14,18 +14,24 @@ struct AgentBench: AsyncParsableCommand {
     @Option(help: "Path of the imn executable (env IMN_BINARY).") var imn: String?
 
     func run() async throws {
-        try await precision()
+        try await precision(to: "127.0.0.1", what: "127.0.0.1")
+        if let veth = Veth.make() {
+            defer { veth.remove() }
+            try await precision(to: veth.peer, what: "\(veth.peer), through a veth pair into a network namespace")
+        } else {
+            print("ping precision over veth: skipped (needs root and `ip netns`)")
+        }
         try await throughput()
         try await footprint()
     }
 
-    /// Alternates one imn probe and one fping probe to 127.0.0.1 and compares the RTTs.
-    func precision() async throws {
+    /// Alternates one imn probe and one fping probe to `target` and compares the RTTs.
+    func precision(to target: String, what: String) async throws {
         var differences: [Double] = []
         var ours: [Double] = []
         var theirs: [Double] = []
         for _ in 0..<pairs {
-            guard let mine = try await PingModule.probeOnce("127.0.0.1"), let fping = Self.fpingOnce("127.0.0.1") else { continue }
+            guard let mine = try await PingModule.probeOnce(target), let fping = Self.fpingOnce(target) else { continue }
             ours.append(mine)
             theirs.append(fping)
             differences.append(abs(mine - fping) * 1000)
@@ -39,8 +45,8 @@ struct AgentBench: AsyncParsableCommand {
         let p99 = differences[min(differences.count - 1, differences.count * 99 / 100)]
         print(
             String(
-                format: "ping precision to 127.0.0.1 (%d pairs): median |imn - fping| %.1f µs, p99 %.1f µs (goal: median < 20 µs)", differences.count,
-                median, p99))
+                format: "ping precision to \(what) (%d pairs): median |imn - fping| %.1f µs, p99 %.1f µs (goal: median < 20 µs)",
+                differences.count, median, p99))
         print(
             String(format: "  median RTT imn %.1f µs, fping %.1f µs", ours.sorted()[ours.count / 2] * 1000, theirs.sorted()[theirs.count / 2] * 1000))
     }
@@ -149,4 +155,44 @@ struct AgentBench: AsyncParsableCommand {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+/// A network namespace joined to this one by a veth pair, for probes that leave loopback.
+struct Veth {
+    let namespace: String
+    let hostEnd: String
+    let peer: String
+
+    static func make() -> Veth? {
+        let tag = Int(getpid()) % 10000
+        let veth = Veth(namespace: "imnbench\(tag)", hostEnd: "imnbh\(tag)", peer: "10.215.\(tag % 200 + 16).2")
+        let host = "10.215.\(tag % 200 + 16).1"
+        let steps = [
+            ["netns", "add", veth.namespace], ["link", "add", veth.hostEnd, "type", "veth", "peer", "name", "imnbp\(tag)"],
+            ["link", "set", "imnbp\(tag)", "netns", veth.namespace], ["addr", "add", "\(host)/30", "dev", veth.hostEnd],
+            ["link", "set", veth.hostEnd, "up"], ["netns", "exec", veth.namespace, "ip", "addr", "add", "\(veth.peer)/30", "dev", "imnbp\(tag)"],
+            ["netns", "exec", veth.namespace, "ip", "link", "set", "imnbp\(tag)", "up"],
+        ]
+        for step in steps where !ip(step) {
+            veth.remove()
+            return nil
+        }
+        return veth
+    }
+
+    func remove() {
+        _ = Self.ip(["link", "del", hostEnd])
+        _ = Self.ip(["netns", "del", namespace])
+    }
+
+    static func ip(_ arguments: [String]) -> Bool {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["ip"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
 }
