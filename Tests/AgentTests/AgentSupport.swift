@@ -63,7 +63,18 @@ func withAgent<T>(
         defer { running.cancel() }
         var testConfiguration = NATSConfiguration(url: server.natsURL)
         testConfiguration.reconnectWait = .milliseconds(100)
-        let connection = try await NATSConnection.connect(testConfiguration)
+        // A few tries: on a loaded machine nats-server may drop a client whose handshake is slow.
+        var attempt = 0
+        var connection: NATSConnection
+        while true {
+            do {
+                connection = try await NATSConnection.connect(testConfiguration)
+                break
+            } catch  where attempt < 5 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
         let consumer = try await resultsConsumer(connection, durableName: "test")
         // The agent subscribes asynchronously; wait until it answers.
         let harness = AgentHarness(runtime: runtime, connection: connection, consumer: consumer, server: server)

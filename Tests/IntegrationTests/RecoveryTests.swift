@@ -10,12 +10,12 @@ import Testing
 struct RecoveryTests {
     @Test func unfinishedRequestIsFailedAtItsDeadline() async throws {
         try await EndToEndTests.withStack(stuckAfter: .seconds(1)) { stack in
-            // Runs 4 s: longer than the 1 s deadline, as a run whose agent died would.
+            // Runs 8 s: far longer than the 1 s deadline, as a run whose agent died would.
             let posted = try await HTTP.request(
-                "POST", port: stack.port, path: "/agent/agent_1/faulty_module", body: #"{"delay":4}"#, headers: ["Idempotency-Key": "slow-one"])
+                "POST", port: stack.port, path: "/agent/agent_1/faulty_module", body: #"{"delay":8}"#, headers: ["Idempotency-Key": "slow-one"])
             #expect(posted.status == 202)
             var detail = ""
-            let failed = await eventually(timeout: .seconds(10)) {
+            let failed = await eventually(timeout: .seconds(7)) {
                 guard let state = try? await HTTP.request("GET", port: stack.port, path: "/modules/states/slow-one").json else { return false }
                 detail = state["detail"]?.stringValue ?? ""
                 return state["state"] == "failed"
@@ -23,7 +23,7 @@ struct RecoveryTests {
             #expect(failed)
             #expect(detail.contains("no result within 1 s"), "\(detail)")
             // The run's late completion does not move a finished request.
-            try await Task.sleep(for: .seconds(4))
+            try await Task.sleep(for: .seconds(8))
             let after = try await HTTP.request("GET", port: stack.port, path: "/modules/states/slow-one").json
             #expect(after?["state"] == "failed")
             // A request that finishes in time is not touched by its deadline.
