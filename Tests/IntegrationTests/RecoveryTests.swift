@@ -39,7 +39,8 @@ struct RecoveryTests {
     /// its key again, the command goes out and the request completes — once.
     @Test func requestCreatedButNeverSentRunsWhenPostedAgain() async throws {
         try await EndToEndTests.withStack { stack in
-            let dbos = try DBOSClient(address: stack.dbosAddress)
+            // A generous deadline: on a loaded CI machine a first call can wait for the connection.
+            let dbos = try DBOSClient(address: stack.dbosAddress, timeout: .seconds(30))
             let connections = Task { try await dbos.run() }
             defer {
                 dbos.close()
