@@ -40,7 +40,7 @@ extension AgentRuntime {
         guard let command = try? JSONDecoder().decode(CommandRequest.self, from: Data(message.payload)) else {
             return reject(.malformedCommand, "the command is not JSON of the form {\"request_id\": …, \"input\": {…}}")
         }
-        guard Subjects.isValidToken(command.requestID), command.requestID.utf8.count <= 256 else {
+        guard Subjects.isValidRequestID(command.requestID) else {
             return reject(.malformedCommand, "request_id must be 1–256 characters without spaces, dots, * or >")
         }
         // Accepted before: answered again, never run twice.

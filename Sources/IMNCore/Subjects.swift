@@ -19,4 +19,9 @@ public enum Subjects {
         !token.isEmpty
             && token.utf8.allSatisfy { $0 > 0x20 && $0 != UInt8(ascii: ".") && $0 != UInt8(ascii: "*") && $0 != UInt8(ascii: ">") && $0 != 0x7F }
     }
+
+    /// A request id (an `Idempotency-Key`): a subject token of at most 256 bytes.
+    public static func isValidRequestID(_ requestID: String) -> Bool {
+        isValidToken(requestID) && requestID.utf8.count <= 256
+    }
 }

@@ -1,3 +1,5 @@
+import IMNCore
+
 /// How to reach NATS. Defaults reconnect forever, which is what agents and servers want.
 public struct NATSConfiguration: Sendable {
     public enum Authentication: Sendable {
@@ -43,7 +45,7 @@ public struct NATSConfiguration: Sendable {
 
     public init(url: String) {
         self.init()
-        self.urls = url.split(separator: ",").map { String($0).trimmingSpaces() }.filter { !$0.isEmpty }
+        self.urls = url.split(separator: ",").map(\.trimmed).filter { !$0.isEmpty }
     }
 }
 
@@ -56,11 +58,5 @@ extension NATSConfiguration {
             guard let at = rest.firstIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") else { return url }
             return String(url[...colon]) + "***" + String(url[at...])
         }.joined(separator: ",")
-    }
-}
-
-extension String {
-    func trimmingSpaces() -> String {
-        String(self.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())
     }
 }

@@ -6,8 +6,8 @@ import CNats
 
 extension NATSConnection {
     /// What ``open(_:events:)`` made of one attempt.
-    enum Opened {
-        case connection(OpaquePointer)
+    enum Opened: Sendable {
+        case connection(UnsafeSendablePointer)
         /// libnats, told to retry a failed first connection, closed it instead (see
         /// ``openKeepingRetrying(_:blocking:logger:)``), with its last error; `events` is spent.
         case gaveUp(String)
@@ -55,7 +55,7 @@ extension NATSConnection {
 
         var connection: OpaquePointer?
         let status = natsConnection_Connect(&connection, options)
-        if let connection, status == NATS_OK { return .connection(connection) }
+        if let connection, status == NATS_OK { return .connection(UnsafeSendablePointer(connection)) }
         if let connection, status == NATS_NOT_YET_CONNECTED {
             return retriesInTheBackground(connection, events: events, within: configuration.connectTimeout * configuration.urls.count)
         }
@@ -71,7 +71,7 @@ extension NATSConnection {
         let deadline = ContinuousClock.now + timeout + .seconds(5)
         while ContinuousClock.now < deadline {
             let status = natsConnection_Status(connection)
-            if status == NATS_CONN_STATUS_CONNECTED || events.retryScheduled { return .connection(connection) }
+            if status == NATS_CONN_STATUS_CONNECTED || events.retryScheduled { return .connection(UnsafeSendablePointer(connection)) }
             if status == NATS_CONN_STATUS_CLOSED {
                 var text: UnsafePointer<CChar>?
                 let code = natsConnection_GetLastError(connection, &text)
@@ -81,7 +81,7 @@ extension NATSConnection {
             }
             usleep(1_000)
         }
-        return .connection(connection)
+        return .connection(UnsafeSendablePointer(connection))
     }
 
     /// Makes a libnats subscription that feeds `sink`.

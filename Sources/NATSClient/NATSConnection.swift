@@ -67,16 +67,10 @@ public final class NATSConnection: Sendable {
         var attempt = 0
         while true {
             let events = ConnectionEvents(reconnectWait: configuration.reconnectWait, maxReconnectWait: configuration.maxReconnectWait)
-            let opened = try await blocking.runIfActive { () throws -> Result<UnsafeSendablePointer, OpenFailure> in
-                switch try Self.open(configuration, events: events) {
-                case .connection(let pointer): .success(UnsafeSendablePointer(pointer))
-                case .gaveUp(let reason): .failure(OpenFailure(reason: reason))
-                }
-            }
             let reason: String
-            switch opened {
-            case .success(let pointer): return (pointer, events)
-            case .failure(let failure): reason = failure.reason
+            switch try await blocking.runIfActive({ try Self.open(configuration, events: events) }) {
+            case .connection(let pointer): return (pointer, events)
+            case .gaveUp(let text): reason = text
             }
             attempt += 1
             // Warn from the third attempt on: then it is no passing hiccup (wrong password? not NATS?).
@@ -84,15 +78,13 @@ public final class NATSConnection: Sendable {
                 level: attempt >= 3 ? .warning : .info, "nats: the first connection failed in its handshake; trying again",
                 metadata: ["nats.urls": "\(configuration.redactedURLs)", "attempt": "\(attempt)", "error": "\(reason)"])
             do {
-                try await Task.sleep(for: .milliseconds(events.reconnectDelay(rounds: attempt)))
+                let delay = ConnectionEvents.backoff(
+                    rounds: attempt, reconnectWait: configuration.reconnectWait, maxReconnectWait: configuration.maxReconnectWait)
+                try await Task.sleep(for: .milliseconds(delay))
             } catch {
                 throw NATSError(.connectionFailed, "connect to \(configuration.redactedURLs) cancelled")
             }
         }
-    }
-
-    private struct OpenFailure: Error {
-        var reason: String
     }
 
     // MARK: State

@@ -35,9 +35,15 @@ final class ConnectionEvents: Sendable {
         self.maxReconnectWait = maxReconnectWait
     }
 
-    /// Milliseconds to wait after `rounds` failed rounds over the server list: doubling, capped, jittered.
+    /// Milliseconds to wait after `rounds` failed rounds over the server list: doubling, capped,
+    /// jittered. Called by libnats: it is retrying.
     func reconnectDelay(rounds: Int) -> Int64 {
         storage.withLock { $0.retryScheduled = true }
+        return Self.backoff(rounds: rounds, reconnectWait: reconnectWait, maxReconnectWait: maxReconnectWait)
+    }
+
+    /// The delay after `rounds` failed rounds, without marking a retry scheduled.
+    static func backoff(rounds: Int, reconnectWait: Duration, maxReconnectWait: Duration) -> Int64 {
         let exponent = min(max(rounds - 1, 0), 20)
         let base = LibNATS.milliseconds(min(reconnectWait * (1 << exponent), maxReconnectWait))
         return base + Int64.random(in: 0...max(0, base / 10))

@@ -41,8 +41,7 @@ extension MeasurementAPI {
     /// task is done with (acknowledge it); false to look again shortly (a transition raced us).
     func expire(_ task: Imn_Dbos_V1_Task) async -> Bool {
         guard let deadline = try? JSONDecoder().decode(Deadline.self, from: task.payload) else { return true }
-        var get = Imn_Dbos_V1_GetModuleStateRequest()
-        get.requestID = deadline.requestID
+        let get = Imn_Dbos_V1_GetModuleStateRequest(requestID: deadline.requestID)
         let current: Imn_Dbos_V1_ModuleState
         do {
             current = try await dbos.getModuleState(get)

@@ -28,7 +28,7 @@ extension MeasurementAPI {
         request.pageSize = try Self.pageSize(query)
         request.sinceMs = try Self.milliseconds(query["since"], "since") ?? 0
         request.untilMs = try Self.milliseconds(query["until"], "until") ?? 0
-        if request.untilMs > 0 && request.sinceMs > request.untilMs && Self.isPageCursor(request.cursor) {
+        if request.untilMs > 0 && request.sinceMs > request.untilMs && (request.cursor.isEmpty || PageCursor(request.cursor) != nil) {
             return Problem.json(["results": [], "next_cursor": .null])  // a range that holds nothing
         }
         let page = try await call { try await dbos.listResults(request) }
@@ -86,8 +86,7 @@ extension MeasurementAPI {
     /// GET /modules/states/{request_id}: the state with its transition history.
     func state(requestID: String) async throws -> Response {
         try Self.requireExistingForm(requestID)
-        var request = Imn_Dbos_V1_GetModuleStateRequest()
-        request.requestID = requestID
+        var request = Imn_Dbos_V1_GetModuleStateRequest(requestID: requestID)
         request.withHistory = true
         let state = try await call { try await dbos.getModuleState(request) }
         return Problem.json(Self.json(state))
@@ -127,17 +126,9 @@ extension MeasurementAPI {
     /// A request id no request can have (too long, or not a subject token) is simply not there:
     /// 404, as for any other unknown id.
     static func requireExistingForm(_ requestID: String) throws {
-        guard Subjects.isValidToken(requestID), requestID.utf8.count <= 256 else {
+        guard Subjects.isValidRequestID(requestID) else {
             throw Problem(status: .notFound, title: "Not found", detail: "no request with that id")
         }
-    }
-
-    /// Empty, or `<score>:<member>` as DBOS makes them (checked fully by DBOS).
-    static func isPageCursor(_ cursor: String) -> Bool {
-        let bytes = Array(cursor.utf8)
-        guard let colon = bytes.firstIndex(of: UInt8(ascii: ":")) else { return bytes.isEmpty }
-        return (1...18).contains(colon) && bytes[..<colon].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
-            && colon < bytes.count - 1
     }
 
     /// `limit`: 0 (or absent) is the default page size; at most 1000.

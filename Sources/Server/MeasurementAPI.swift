@@ -14,7 +14,7 @@ struct MeasurementAPI: Sendable {
     let waiters: StateWaiters
     let metrics: ServerMetrics
     let actor: String
-    var stuckAfter: Duration = .seconds(600)
+    let stuckAfter: Duration
     let started = Date()
 
     func status() -> Response {
@@ -101,7 +101,7 @@ struct MeasurementAPI: Sendable {
     }
 
     static func checkRequestID(_ requestID: String) throws {
-        guard Subjects.isValidToken(requestID), requestID.utf8.count <= 256 else {
+        guard Subjects.isValidRequestID(requestID) else {
             throw Problem(status: .badRequest, title: "Bad Idempotency-Key", detail: "1–256 characters without spaces, dots, * or >")
         }
     }
@@ -115,9 +115,9 @@ struct MeasurementAPI: Sendable {
             input = try validated(given, spec: try spec(agentID: agentID, module: module))
         } catch let problem as Problem {
             // A request seen before is answered as it stands, even if the agent has gone since.
-            var get = Imn_Dbos_V1_GetModuleStateRequest()
-            get.requestID = requestID
-            if let existing = try? await dbos.getModuleState(get), existing.agentID == agentID, existing.module == module { return }
+            if let existing = try? await dbos.getModuleState(.init(requestID: requestID)), existing.agentID == agentID, existing.module == module {
+                return
+            }
             throw problem
         }
         var create = Imn_Dbos_V1_SetModuleStateRequest()
@@ -137,7 +137,7 @@ struct MeasurementAPI: Sendable {
             // may never have reached the agent (a server died between): send it again; an agent
             // that has it already answers `accepted` without running it a second time.
             _ = try? await deadline
-            guard let existing = try? await dbos.getModuleState(requestState(requestID)),
+            guard let existing = try? await dbos.getModuleState(.init(requestID: requestID)),
                 existing.state == "created", existing.agentID == agentID, existing.module == module
             else { return }
         } catch let error as RPCError {
@@ -157,12 +157,6 @@ struct MeasurementAPI: Sendable {
             try? await fail(requestID, agentID: agentID, module: module, detail: "\(error)")
             throw Problem(status: .serviceUnavailable, title: "Agent unreachable", detail: "\(error.code): \(error.message)")
         }
-    }
-
-    func requestState(_ requestID: String) -> Imn_Dbos_V1_GetModuleStateRequest {
-        var get = Imn_Dbos_V1_GetModuleStateRequest()
-        get.requestID = requestID
-        return get
     }
 
     /// `?untracked=true`: the prototype's behaviour, publish and answer at once. The agent's
@@ -214,8 +208,7 @@ struct MeasurementAPI: Sendable {
     /// from DBOS when another replica stored it.
     func respond(requestID: String, agentID: String, module: String, wait: Double?) async throws -> Response {
         let deadline = ContinuousClock.now + .milliseconds(Int64(min(max(wait ?? 0, 0), 60) * 1000))
-        var get = Imn_Dbos_V1_GetModuleStateRequest()
-        get.requestID = requestID
+        let get = Imn_Dbos_V1_GetModuleStateRequest(requestID: requestID)
         return try await waiters.watching(requestID) { waiter in
             var state = try await call { try await dbos.getModuleState(get) }
             while true {

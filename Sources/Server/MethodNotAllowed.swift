@@ -15,13 +15,19 @@ struct MethodNotAllowedMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let method = request.method.rawValue
-        guard method != "HEAD", let allowed = allowedMethods(request.uri.path), !allowed.contains(method) else {
+        do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            // Only what the router did not find: matched routes never pay for the template walk.
+            let method = request.method.rawValue
+            guard method != "HEAD", let allowed = allowedMethods(request.uri.path), !allowed.contains(method) else { throw error }
+            var headers = HTTPFields()
+            headers[.allow] = allowed.joined(separator: ", ")
+            return Problem(
+                status: .methodNotAllowed, title: "Method not allowed", detail: "\(request.uri.path) allows \(allowed.joined(separator: ", "))",
+                headers: headers
+            ).response
         }
-        return AuthenticationMiddleware<Context>.problem(
-            .methodNotAllowed, "Method not allowed", "\(request.uri.path) allows \(allowed.joined(separator: ", "))",
-            extra: { $0[.allow] = allowed.joined(separator: ", ") })
     }
 
     /// The methods of the documented path `path` matches; nil when it matches none.

@@ -9,6 +9,8 @@ struct Problem: Error {
     var title: String
     var detail: String
     var errors: [SchemaViolation] = []
+    /// Sent along (`Retry-After`, `Allow`, `WWW-Authenticate`).
+    var headers = HTTPFields()
 
     var response: Response {
         var body: [String: JSONValue] = [
@@ -20,7 +22,7 @@ struct Problem: Error {
                     ["pointer": .string($0.pointer.isEmpty ? "/" : $0.pointer), "keyword": .string($0.keyword), "detail": .string($0.message)]
                 })
         }
-        var headers = HTTPFields()
+        var headers = headers
         headers[.contentType] = "application/problem+json"
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSONValue.object(body).bytes)))
     }

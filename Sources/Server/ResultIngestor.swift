@@ -189,8 +189,7 @@ final class ResultIngestor: Sendable {
                 } else if conflict.hasCurrent {
                     current = conflict.current
                 } else {
-                    var get = Imn_Dbos_V1_GetModuleStateRequest()
-                    get.requestID = result.requestID
+                    let get = Imn_Dbos_V1_GetModuleStateRequest(requestID: result.requestID)
                     do { current = try await dbos.getModuleState(get) } catch let error as RPCError where error.code == .notFound { current = nil }
                 }
                 (state, version) = (current?.state ?? "", current?.version ?? 0)

@@ -15,9 +15,10 @@ struct AgentBench: AsyncParsableCommand {
 
     func run() async throws {
         try await precision(to: "127.0.0.1", what: "127.0.0.1")
-        if let veth = Veth.make() {
-            defer { veth.remove() }
-            try await precision(to: veth.peer, what: "\(veth.peer), through a veth pair into a network namespace")
+        if NetworkNamespace.available {
+            try await NetworkNamespace.with { namespace in
+                try await precision(to: namespace.peerAddress, what: "\(namespace.peerAddress), through a veth pair into a network namespace")
+            }
         } else {
             print("ping precision over veth: skipped (needs root and `ip netns`)")
         }
@@ -155,44 +156,4 @@ struct AgentBench: AsyncParsableCommand {
 
 extension Duration {
     var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}
-
-/// A network namespace joined to this one by a veth pair, for probes that leave loopback.
-struct Veth {
-    let namespace: String
-    let hostEnd: String
-    let peer: String
-
-    static func make() -> Veth? {
-        let tag = Int(getpid()) % 10000
-        let veth = Veth(namespace: "imnbench\(tag)", hostEnd: "imnbh\(tag)", peer: "10.215.\(tag % 200 + 16).2")
-        let host = "10.215.\(tag % 200 + 16).1"
-        let steps = [
-            ["netns", "add", veth.namespace], ["link", "add", veth.hostEnd, "type", "veth", "peer", "name", "imnbp\(tag)"],
-            ["link", "set", "imnbp\(tag)", "netns", veth.namespace], ["addr", "add", "\(host)/30", "dev", veth.hostEnd],
-            ["link", "set", veth.hostEnd, "up"], ["netns", "exec", veth.namespace, "ip", "addr", "add", "\(veth.peer)/30", "dev", "imnbp\(tag)"],
-            ["netns", "exec", veth.namespace, "ip", "link", "set", "imnbp\(tag)", "up"],
-        ]
-        for step in steps where !ip(step) {
-            veth.remove()
-            return nil
-        }
-        return veth
-    }
-
-    func remove() {
-        _ = Self.ip(["link", "del", hostEnd])
-        _ = Self.ip(["netns", "del", namespace])
-    }
-
-    static func ip(_ arguments: [String]) -> Bool {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["ip"] + arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return false }
-        process.waitUntilExit()
-        return process.terminationStatus == 0
-    }
 }

@@ -3,6 +3,14 @@ import SwiftProtobuf
 
 // Conversions between the store's Swift values and the generated messages.
 
+extension Imn_Dbos_V1_GetModuleStateRequest {
+    /// Asks for the state of `requestID`.
+    public init(requestID: String) {
+        self.init()
+        self.requestID = requestID
+    }
+}
+
 extension Imn_Dbos_V1_ModuleState {
     init(_ state: ModuleState) {
         self.init()
