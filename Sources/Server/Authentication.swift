@@ -2,8 +2,9 @@ import Foundation
 import Hummingbird
 import Synchronization
 
-/// A REST API token: its secret, what it may do (`read`: GET; `write`: POST and DELETE) and an
-/// optional rate limit (requests per second, bursts up to one second's worth).
+/// A REST API token: its secret, what it may do (`read`: GET; `write`: POST and DELETE), an
+/// optional rate limit (requests per second, bursts up to one second's worth) and an optional
+/// limit on the measurements it has in flight at once.
 public struct APIToken: Sendable, Decodable {
     public enum Scope: String, Sendable, Decodable { case read, write }
 
@@ -11,42 +12,60 @@ public struct APIToken: Sendable, Decodable {
     public var token: String
     public var scopes: Set<Scope>
     public var ratePerSecond: Double?
+    /// Measurements started with this token and not yet terminal, at most (per server replica).
+    public var maxConcurrentMeasurements: Int?
 
-    public init(name: String, token: String, scopes: Set<Scope>, ratePerSecond: Double? = nil) {
+    /// The token of the request being handled (set by the authentication middleware).
+    @TaskLocal static var current: APIToken?
+
+    public init(name: String, token: String, scopes: Set<Scope>, ratePerSecond: Double? = nil, maxConcurrentMeasurements: Int? = nil) {
         self.name = name
         self.token = token
         self.scopes = scopes
         self.ratePerSecond = ratePerSecond
+        self.maxConcurrentMeasurements = maxConcurrentMeasurements
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, token, scopes, ratePerSecond = "rate_per_second"
+        case name, token, scopes, ratePerSecond = "rate_per_second", maxConcurrentMeasurements = "max_concurrent_measurements"
     }
 
-    /// Tokens from a JSON file: `[{"name": "ci", "token": "…", "scopes": ["read", "write"], "rate_per_second": 20}]`.
+    /// Tokens from a JSON file:
+    /// `[{"name": "ci", "token": "…", "scopes": ["read", "write"], "rate_per_second": 20, "max_concurrent_measurements": 8}]`.
     public static func load(file: String) throws -> [APIToken] {
         let tokens = try JSONDecoder().decode([APIToken].self, from: Data(contentsOf: URL(fileURLWithPath: file)))
-        for token in tokens where token.token.utf8.count < 16 {
-            throw APITokenError("token \"\(token.name)\" is shorter than 16 characters")
-        }
+        for token in tokens { try token.check() }
         return tokens
     }
 
-    /// Tokens from `IMN_API_TOKENS`: `name:token:read+write[:rate],…`.
+    /// Tokens from `IMN_API_TOKENS`: `name:token:read+write[:rate[:concurrent]],…` (an empty rate
+    /// is none: `ci:…:write::4`).
     public static func parse(environment text: String) throws -> [APIToken] {
         try text.split(separator: ",").map { entry in
-            let parts = entry.split(separator: ":").map(String.init)
-            guard (3...4).contains(parts.count), parts[1].utf8.count >= 16 else {
-                throw APITokenError("IMN_API_TOKENS entries are name:token:read+write[:rate], tokens of 16 characters or more")
+            let parts = entry.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard (3...5).contains(parts.count) else {
+                throw APITokenError("IMN_API_TOKENS entries are name:token:read+write[:rate[:concurrent]]")
             }
             var scopes: Set<Scope> = []
             for scope in parts[2].split(separator: "+") {
                 guard let parsed = Scope(rawValue: String(scope)) else { throw APITokenError("unknown scope \"\(scope)\" (read, write)") }
                 scopes.insert(parsed)
             }
-            let rate = parts.count == 4 ? Double(parts[3]) : nil
-            if parts.count == 4 && (rate ?? 0) <= 0 { throw APITokenError("the rate of \"\(parts[0])\" must be a positive number") }
-            return APIToken(name: parts[0], token: parts[1], scopes: scopes, ratePerSecond: rate)
+            let rate = parts.count >= 4 && !parts[3].isEmpty ? Double(parts[3]) ?? -1 : nil
+            let concurrent = parts.count == 5 ? Int(parts[4]) ?? -1 : nil
+            let token = APIToken(name: parts[0], token: parts[1], scopes: scopes, ratePerSecond: rate, maxConcurrentMeasurements: concurrent)
+            try token.check()
+            return token
+        }
+    }
+
+    func check() throws {
+        guard token.utf8.count >= 16 else { throw APITokenError("token \"\(name)\" is shorter than 16 characters") }
+        if let ratePerSecond, !(ratePerSecond > 0 && ratePerSecond.isFinite) {
+            throw APITokenError("the rate of \"\(name)\" must be a positive number")
+        }
+        if let maxConcurrentMeasurements, maxConcurrentMeasurements <= 0 {
+            throw APITokenError("the concurrent measurements of \"\(name)\" must be a positive whole number")
         }
     }
 }
@@ -69,25 +88,29 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard !tokens.isEmpty, !openPaths.contains(request.uri.path) else { return try await next(request, context) }
-        let challenge: @Sendable (inout HTTPFields) -> Void = { $0[.wwwAuthenticate] = "Bearer realm=\"imn\"" }
+        var challenge = HTTPFields()
+        challenge[.wwwAuthenticate] = "Bearer realm=\"imn\""
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {
-            return Self.problem(.unauthorized, "Authentication required", "send Authorization: Bearer <token>", extra: challenge)
+            return Problem(status: .unauthorized, title: "Authentication required", detail: "send Authorization: Bearer <token>", headers: challenge)
+                .response
         }
         let presented = Array(header.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8)
         guard let index = tokens.firstIndex(where: { Self.equal(Array($0.token.utf8), presented) }) else {
-            return Self.problem(.unauthorized, "Invalid token", "the bearer token is not known", extra: challenge)
+            return Problem(status: .unauthorized, title: "Invalid token", detail: "the bearer token is not known", headers: challenge).response
         }
+        let token = tokens[index]
         let needed: APIToken.Scope = request.method == .get || request.method == .head ? .read : .write
-        guard tokens[index].scopes.contains(needed) else {
-            return Self.problem(.forbidden, "Not allowed", "token \"\(tokens[index].name)\" lacks the \(needed.rawValue) scope")
+        guard token.scopes.contains(needed) else {
+            return Problem(status: .forbidden, title: "Not allowed", detail: "token \"\(token.name)\" lacks the \(needed.rawValue) scope").response
         }
         if let bucket = buckets[index], let wait = bucket.take() {
-            let seconds = max(1, Int(wait.rounded(.up)))
-            return Self.problem(
-                .tooManyRequests, "Rate limit exceeded", "token \"\(tokens[index].name)\" allows \(tokens[index].ratePerSecond ?? 0) requests/s",
-                extra: { $0[.retryAfter] = String(seconds) })
+            return Problem(
+                status: .tooManyRequests, title: "Rate limit exceeded",
+                detail: "token \"\(token.name)\" allows \(token.ratePerSecond ?? 0) requests/s",
+                headers: .retryAfter(seconds: wait)
+            ).response
         }
-        return try await next(request, context)
+        return try await APIToken.$current.withValue(token) { try await next(request, context) }
     }
 
     /// Compares in time independent of where the bytes differ.
@@ -97,13 +120,14 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
         for (x, y) in zip(a, b) { difference |= x ^ y }
         return difference == 0
     }
+}
 
-    static func problem(
-        _ status: HTTPResponse.Status, _ title: String, _ detail: String, extra: (inout HTTPFields) -> Void = { _ in }
-    ) -> Response {
-        var response = Problem(status: status, title: title, detail: detail).response
-        extra(&response.headers)
-        return response
+extension HTTPFields {
+    /// `Retry-After` in whole seconds, at least 1.
+    static func retryAfter(seconds: Double) -> HTTPFields {
+        var fields = HTTPFields()
+        fields[.retryAfter] = String(Swift.max(1, Int(seconds.rounded(.up))))
+        return fields
     }
 }
 

@@ -60,7 +60,7 @@ public final class IMNServer: Service {
                 try await withThrowingDiscardingTaskGroup { group in
                     group.addTask { await self.reloadRegistry(dbos) }
                     group.addTask { await ingestor.run() }
-                    group.addTask { try await waiters.follow(connection) }
+                    group.addTask { try await waiters.follow(connection, finished: api.inFlight.release) }
                     group.addTask { try await self.followHeartbeats(connection, dbos: dbos) }
                     group.addTask { await scheduler.run() }
                     group.addTask { await self.countAgents() }

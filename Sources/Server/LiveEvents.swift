@@ -75,12 +75,14 @@ final class StateWaiters: Sendable {
         for waiter in waiters(requestID) { waiter.signal.signal() }
     }
 
-    /// Follows `imn.live.state` until cancelled.
-    func follow(_ connection: NATSConnection) async throws {
+    /// Follows `imn.live.state` until cancelled; `finished` hears every request that reached a
+    /// terminal state.
+    func follow(_ connection: NATSConnection, finished: @Sendable (String) -> Void) async throws {
         let events = try connection.subscribe(to: LiveStateEvent.subject)
         for await message in events {
             guard let event = try? JSONDecoder().decode(LiveStateEvent.self, from: Data(message.payload)) else { continue }
             notify(event.id, state: event.state)
+            if ModuleStateName(rawValue: event.state)?.isTerminal == true { finished(event.id) }
         }
     }
 }

@@ -15,6 +15,7 @@ struct MeasurementAPI: Sendable {
     let metrics: ServerMetrics
     let actor: String
     let stuckAfter: Duration
+    let inFlight = MeasurementsInFlight()
     let started = Date()
 
     func status() -> Response {
@@ -64,13 +65,33 @@ struct MeasurementAPI: Sendable {
             fields["id"] = nil  // the request id, not module input
             moduleInput = .object(fields)
         }
-        if untracked {
-            try await fireAndForget(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
-            return Problem.json(
-                ["id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "untracked": true], status: .accepted)
+        let counted = try await inFlight.admit(requestID, token: APIToken.current, states: currentStates)
+        do {
+            if untracked {
+                try await fireAndForget(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
+                return Problem.json(
+                    ["id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "untracked": true], status: .accepted)
+            }
+            try await dispatch(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
+            let response = try await respond(requestID: requestID, agentID: agentID, module: module, wait: wait)
+            if response.status == .ok { inFlight.release(requestID) }  // terminal
+            return response
+        } catch {
+            if counted { inFlight.release(requestID) }
+            throw error
         }
-        try await dispatch(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
-        return try await respond(requestID: requestID, agentID: agentID, module: module, wait: wait)
+    }
+
+    /// The states of `requestIDs` that DBOS has (for the per-token limit's recount).
+    func currentStates(_ requestIDs: [String]) async -> [String: String] {
+        await withTaskGroup(of: (String, String?).self) { group in
+            for id in requestIDs {
+                group.addTask { (id, try? await DBOSClient.untraced { try await dbos.getModuleState(.init(requestID: id)) }.state) }
+            }
+            var states: [String: String] = [:]
+            for await (id, state) in group { states[id] = state }
+            return states
+        }
     }
 
     /// The module's spec when the agent is known, alive and advertises it.

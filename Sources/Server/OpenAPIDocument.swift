@@ -11,7 +11,8 @@ enum OpenAPIDocument {
             Trigger measurements on IMN agents, read their results, schedule recurring runs. Errors are RFC 9457 problems. \
             When the server has tokens (--tokens-file or IMN_API_TOKENS), every path but /health, /ready, /metrics, \
             /openapi.json and /docs needs `Authorization: Bearer <token>`: 401 without a valid token, 403 without the read \
-            (GET) or write (POST, DELETE) scope, 429 with Retry-After over the token's rate.
+            (GET) or write (POST, DELETE) scope, 429 with Retry-After over the token's rate or, on a measurement, over \
+            the token's measurements in flight.
             """,
         ],
         "servers": [["url": "http://localhost:8000"]],
@@ -73,6 +74,7 @@ enum OpenAPIDocument {
                             "400": problem("malformed JSON or bad Idempotency-Key"), "404": problem("unknown agent or module"),
                             "409": problem("agent not alive, module disabled or agent overloaded"), "413": problem("body over 1 MiB"),
                             "422": problem("input does not match the module's schema (one entry per violation)"),
+                            "429": problem("the token has as many measurements in flight as it may (Retry-After)"),
                             "503": problem("agent or state service unreachable; the state becomes failed"),
                         ]),
                 ]

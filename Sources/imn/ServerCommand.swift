@@ -40,8 +40,9 @@ struct ServerCommand: AsyncParsableCommand {
     @Option(help: "Name of this server in the audit log and NATS (default: server-<hostname>).") var serverID: String?
     @Option(
         help: """
-            JSON file of REST tokens: [{"name": …, "token": …, "scopes": ["read","write"], "rate_per_second": 20}] \
-            (env IMN_API_TOKENS: name:token:read+write[:rate],…). Without tokens the API is open.
+            JSON file of REST tokens: [{"name": …, "token": …, "scopes": ["read","write"], "rate_per_second": 20, \
+            "max_concurrent_measurements": 8}] (env IMN_API_TOKENS: name:token:read+write[:rate[:concurrent]],…; rate and \
+            concurrency optional). Without tokens the API is open.
             """)
     var tokensFile: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
