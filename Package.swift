@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.0.0"),
         .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.0.0"),
@@ -103,6 +104,7 @@ let package = Package(
                 "DBOS", "NATSClient", "IMNCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
@@ -164,7 +166,10 @@ let package = Package(
             dependencies: ["Agent", "NATSClient", "IMNTestSupport"]),
         .testTarget(
             name: "IntegrationTests",
-            dependencies: ["Server", "Agent", "DBOS", "RedisClient", "NATSClient", "OTLP", "OTLPSink", "IMNTestSupport"]),
+            dependencies: [
+                "Server", "Agent", "DBOS", "RedisClient", "NATSClient", "OTLP", "OTLPSink", "IMNTestSupport",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ]),
         .testTarget(
             name: "IMNCoreTests",
             dependencies: ["IMNCore"]),

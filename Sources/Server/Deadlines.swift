@@ -68,7 +68,7 @@ extension MeasurementAPI {
         metrics.requestExpired()
         let event = LiveStateEvent(
             id: deadline.requestID, agentID: current.agentID, module: current.module, state: "failed",
-            atMilliseconds: Int64(Date().timeIntervalSince1970 * 1000))
+            atMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), error: set.detail)
         if let body = try? JSONEncoder().encode(event) { try? connection.publish(LiveStateEvent.subject, payload: Array(body)) }
         return true
     }

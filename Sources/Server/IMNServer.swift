@@ -1,6 +1,7 @@
 import DBOS
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import IMNCore
 import Logging
 import NATSClient
@@ -44,28 +45,42 @@ public final class IMNServer: Service {
         let ingestor = ResultIngestor(
             connection: connection, dbos: dbos, actor: configuration.serverID, metrics: metrics, waiters: waiters, logger: logger)
         let scheduler = Scheduler(api: api, worker: configuration.serverID, logger: logger)
-        let router = makeRouter(api)
+        let live = LiveFeed(hub: LiveHub(metrics: metrics))
+        let router = makeRouter(api, live: live.hub)
+        let liveRouter = makeLiveRouter(live.hub)
         servedRoutes.withLock { routes in
-            routes = router.routes.map {
-                (method: $0.method.rawValue, path: RequestMetricsMiddleware<BasicRequestContext>.template($0.path.description))
-            }
+            let template = RequestMetricsMiddleware<BasicRequestContext>.template
+            routes =
+                router.routes.map { (method: $0.method.rawValue, path: template($0.path.description)) }
+                + liveRouter.routes.map { (method: $0.method.rawValue, path: template($0.path.description)) }
         }
-        let app = makeApplication(router)
+        let app = makeApplication(router, liveRouter: liveRouter)
         // The DBOS client's connections run outside the group: when the group is cancelled, calls in
         // flight end first, then the client shuts down gracefully. (Cancelling its connections with
         // calls in flight tears streams down under them.)
         let connections = Task { try await dbos.run() }
         do {
-            try await cancelWhenGracefulShutdown {
-                try await withThrowingDiscardingTaskGroup { group in
-                    group.addTask { await self.reloadRegistry(dbos) }
-                    group.addTask { await ingestor.run() }
-                    group.addTask { try await waiters.follow(connection, finished: api.inFlight.release) }
-                    group.addTask { try await self.followHeartbeats(connection, dbos: dbos) }
-                    group.addTask { await scheduler.run() }
-                    group.addTask { await self.countAgents() }
-                    group.addTask { try await app.run() }
+            // Live clients' streams end first, so that their open responses let the HTTP server stop.
+            try await withGracefulShutdownHandler {
+                try await cancelWhenGracefulShutdown {
+                    try await withThrowingDiscardingTaskGroup { group in
+                        group.addTask { await self.reloadRegistry(dbos) }
+                        group.addTask { await ingestor.run() }
+                        group.addTask {
+                            try await waiters.follow(connection) { event in
+                                if ModuleStateName(rawValue: event.state)?.isTerminal == true { api.inFlight.release(event.id) }
+                                live.state(event)
+                            }
+                        }
+                        group.addTask { try await self.followHeartbeats(connection, dbos: dbos, live: live) }
+                        group.addTask { await live.run(registry: self.registry) }
+                        group.addTask { await scheduler.run() }
+                        group.addTask { await self.countAgents() }
+                        group.addTask { try await app.run() }
+                    }
                 }
+            } onGracefulShutdown: {
+                live.hub.finishAll()
             }
         } catch {
             await shutDown(dbos, connections, connection)
@@ -118,12 +133,13 @@ public final class IMNServer: Service {
     }
 
     /// Every heartbeat updates the registry and is recorded in DBOS.
-    func followHeartbeats(_ connection: NATSConnection, dbos: DBOSClient) async throws {
+    func followHeartbeats(_ connection: NATSConnection, dbos: DBOSClient, live: LiveFeed) async throws {
         let heartbeats = try connection.subscribe(to: Subjects.allHeartbeats)
         for await message in heartbeats {
             guard let heartbeat = try? JSONDecoder().decode(Heartbeat.self, from: Data(message.payload)),
                 Subjects.isValidToken(heartbeat.agentID), message.subject == Subjects.heartbeat(agent: heartbeat.agentID)
             else { continue }
+            live.heartbeat(heartbeat)
             if let warnings = registry.record(heartbeat), !warnings.isEmpty {
                 logger.warning(
                     "module schemas use keywords the server cannot check", metadata: ["agent.id": "\(heartbeat.agentID)", "warnings": "\(warnings)"])
@@ -138,12 +154,13 @@ public final class IMNServer: Service {
         }
     }
 
-    func makeApplication(_ router: Router<BasicRequestContext>) -> some ApplicationProtocol {
+    func makeApplication(_ router: Router<BasicRequestContext>, liveRouter: Router<BasicWebSocketRequestContext>) -> some ApplicationProtocol {
         var logger = self.logger
         logger.logLevel = .warning
         let onListening = self.onListening
         return Application(
-            router: router, configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "imn-server"),
+            router: router, server: .http1WebSocketUpgrade(webSocketRouter: liveRouter),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "imn-server"),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) }, logger: logger)
     }
 }

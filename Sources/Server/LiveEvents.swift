@@ -12,9 +12,12 @@ struct LiveStateEvent: Codable, Sendable {
     var module: String
     var state: String
     var atMilliseconds: Int64
+    /// Terminal states: the module's output, or why it ended without one.
+    var output: JSONValue?
+    var error: String?
 
     enum CodingKeys: String, CodingKey {
-        case id, agentID = "agent_id", module, state, atMilliseconds = "at_ms"
+        case id, agentID = "agent_id", module, state, atMilliseconds = "at_ms", output, error
     }
 
     static let subject = Subjects.live(kind: "state")
@@ -75,14 +78,13 @@ final class StateWaiters: Sendable {
         for waiter in waiters(requestID) { waiter.signal.signal() }
     }
 
-    /// Follows `imn.live.state` until cancelled; `finished` hears every request that reached a
-    /// terminal state.
-    func follow(_ connection: NATSConnection, finished: @Sendable (String) -> Void) async throws {
+    /// Follows `imn.live.state` until cancelled; `each` hears every change after its waiters.
+    func follow(_ connection: NATSConnection, each: @Sendable (LiveStateEvent) -> Void) async throws {
         let events = try connection.subscribe(to: LiveStateEvent.subject)
         for await message in events {
             guard let event = try? JSONDecoder().decode(LiveStateEvent.self, from: Data(message.payload)) else { continue }
             notify(event.id, state: event.state)
-            if ModuleStateName(rawValue: event.state)?.isTerminal == true { finished(event.id) }
+            each(event)
         }
     }
 }

@@ -147,6 +147,38 @@ enum OpenAPIDocument {
                     "listEvents", "The audit log: state changes, results, tasks, registrations (oldest first)", parameters: [limit, eventCursor],
                     ok: object(["events": array(ref("Event")), "next_cursor": nullableString]), errors: badRequest)
             ],
+            "/live/events": [
+                "get": liveOperation(
+                    "liveEvents", "Live events as Server-Sent Events: each `data:` line one JSON LiveEvent", type: "text/event-stream")
+            ],
+            "/live": [
+                "get": liveOperation(
+                    "liveWebSocket", "Live events over a WebSocket (send `Upgrade: websocket`): each text message one JSON LiveEvent",
+                    type: nil)
+            ],
+        ]
+    }
+
+    /// The live stream's filters, shared by its SSE and WebSocket forms.
+    static func liveOperation(_ id: String, _ summary: String, type: String?) -> JSONValue {
+        let filters: [JSONValue] = [
+            query("agent", "Only these agents (comma-separated)", string), query("module", "Only these modules (comma-separated)", string),
+            query("kind", "Only these kinds (comma-separated): heartbeats, agent, state, result", string),
+        ]
+        var responses = badRequest
+        if let type {
+            responses["200"] = ["description": "an endless stream", "content": .object([type: ["schema": string]])]
+        } else {
+            responses["101"] = ["description": "switching to the WebSocket protocol"]
+        }
+        return [
+            "operationId": .string(id), "summary": .string(summary), "parameters": .array(filters), "responses": .object(responses),
+            "description": """
+            Heartbeats aggregated per second ({kind: heartbeats, agents: {id: {sequence, sent_at_ms, modules}}, count}), agents \
+            going up or down ({kind: agent, agent_id, alive}), state changes ({kind: state, id, agent_id, module, state, at_ms}) \
+            and terminal results ({kind: result, …, output, error}), from every server replica. A client that reads too \
+            slowly loses its oldest events (imn_server_live_dropped_total). A module filter passes only events that name a module.
+            """,
         ]
     }
 

@@ -6,7 +6,7 @@ import NIOCore
 /// Every route of the REST API in one place. `GET /openapi.json` describes exactly these (a test
 /// checks it).
 extension IMNServer {
-    func makeRouter(_ api: MeasurementAPI) -> Router<BasicRequestContext> {
+    func makeRouter(_ api: MeasurementAPI, live: LiveHub) -> Router<BasicRequestContext> {
         let router = Router()
         // A server span per request (continuing a caller's traceparent), then metrics by route.
         router.add(middleware: TracingMiddleware())
@@ -75,6 +75,7 @@ extension IMNServer {
             "/schedules/:schedule_id", use: handle { _, context in try await api.deleteSchedule(id: try context.parameters.require("schedule_id")) })
 
         router.get("/events", use: handle { request, _ in try await api.events(query: Self.query(request)) })
+        router.get("/live/events", use: handle { request, _ in try Self.liveEvents(request, hub: live) })
         return router
     }
 

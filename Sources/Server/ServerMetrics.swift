@@ -50,6 +50,11 @@ struct ServerMetrics: Sendable {
         Gauge(label: "imn_server_agents", dimensions: [("alive", "false")], factory: factory).record(total - alive)
     }
 
+    /// Clients of the live stream on this replica.
+    func liveClients(_ count: Int) { Gauge(label: "imn_server_live_clients", factory: factory).record(count) }
+    /// Events dropped from slow live clients' queues.
+    func liveDropped(_ count: Int) { Counter(label: "imn_server_live_dropped_total", factory: factory).increment(by: count) }
+
     func exposition() -> [UInt8] { registry.emitToBuffer() }
 }
 
