@@ -87,7 +87,9 @@ struct AuthenticationMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard !tokens.isEmpty, !openPaths.contains(request.uri.path) else { return try await next(request, context) }
+        // The web page itself holds no data (it asks for a token and sends it with every call).
+        let page = request.uri.path == "/" && IMNServer.wantsPage(request)
+        guard !tokens.isEmpty, !openPaths.contains(request.uri.path), !page else { return try await next(request, context) }
         var challenge = HTTPFields()
         challenge[.wwwAuthenticate] = "Bearer realm=\"imn\""
         guard let header = request.headers[.authorization], header.lowercased().hasPrefix("bearer ") else {

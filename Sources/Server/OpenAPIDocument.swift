@@ -24,7 +24,15 @@ enum OpenAPIDocument {
 
     static var paths: [String: JSONValue] {
         [
-            "/": ["get": operation("status", "Status: agents total and alive, version, uptime", ok: ref("Status"))],
+            "/": [
+                "get": [
+                    "operationId": "status", "summary": "Status: agents total and alive, version, uptime (a web page for browsers)",
+                    "description": "With `Accept: text/html` (a browser) the built-in web page: agents, live results, RTT chart, a run form.",
+                    "responses": [
+                        "200": ["description": "OK", "content": ["application/json": ["schema": ref("Status")], "text/html": ["schema": string]]]
+                    ],
+                ]
+            ],
             "/status": ["get": operation("statusAlias", "The same as GET /", ok: ref("Status"))],
             "/health": ["get": operation("health", "Liveness: the process answers", ok: object(["status": string]))],
             "/ready": [

@@ -13,7 +13,8 @@ extension IMNServer {
         router.add(middleware: RequestMetricsMiddleware(metrics: api.metrics))
         router.add(middleware: MethodNotAllowedMiddleware())
         router.add(middleware: AuthenticationMiddleware(tokens: configuration.tokens))
-        router.get("/", use: handle { _, _ in api.status() })
+        router.get(
+            "/", use: handle { request, _ in Self.wantsPage(request) ? Self.text(WebPage.html, type: "text/html; charset=utf-8") : api.status() })
         router.get("/status", use: handle { _, _ in api.status() })
         router.get("/health", use: handle { _, _ in Problem.json(["status": "ok"]) })
         router.get("/ready", use: handle { _, _ in await api.ready() })
@@ -109,6 +110,11 @@ extension IMNServer {
 
     static func body(_ request: Request) async throws -> [UInt8] {
         Array(buffer: try await request.body.collect(upTo: 1 << 20))
+    }
+
+    /// A browser asking for a page (`Accept` names text/html); API clients get JSON.
+    static func wantsPage(_ request: Request) -> Bool {
+        request.headers[.accept]?.lowercased().contains("text/html") == true
     }
 
     static func query(_ request: Request) -> [String: String] {

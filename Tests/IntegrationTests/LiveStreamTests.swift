@@ -7,6 +7,8 @@ import NATSClient
 import Synchronization
 import Testing
 
+@testable import Server
+
 /// The live stream: 50 WebSocket clients with different filters each get exactly their events,
 /// and the Server-Sent Events form carries the same events.
 @Suite(.enabled(if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable, "redis-server and nats-server are needed: run scripts/setup"))
@@ -135,5 +137,40 @@ struct LiveStreamTests {
             let bad = try await HTTP.request("GET", port: stack.port, path: "/live/events?kind=nonsense")
             #expect(bad.status == 400)
         }
+    }
+}
+
+/// A slow client loses its oldest events, counted, while a client that reads keeps everything.
+struct LiveHubTests {
+    @Test func aSlowClientLosesItsOldestEventsAndNobodyWaits() async throws {
+        let hub = LiveHub(queueLimit: 4)
+        let slow = hub.subscribe(LiveFilter())
+        let onlyResults = hub.subscribe(LiveFilter(kinds: [.result]))
+        for n in 0..<10 {
+            hub.publish(LiveEvent(kind: .state, agentID: "a", module: "m", body: ["n": .number(Double(n))]))
+        }
+        hub.publish(LiveEvent(kind: .result, agentID: "a", module: "m", body: ["n": 10]))
+        #expect(hub.dropped == 7, "11 events into a queue of 4 for the slow client; the filtered one got 1")
+        slow.close()
+        var kept: [Int] = []
+        for await bytes in slow.events { kept.append(Int(JSONValue(parsing: bytes)?["n"]?.numberValue ?? -1)) }
+        #expect(kept == [7, 8, 9, 10], "the newest four")
+        onlyResults.close()
+        var results: [JSONValue] = []
+        for await bytes in onlyResults.events { results.append(JSONValue(parsing: bytes) ?? .null) }
+        #expect(results.map { $0["kind"] } == ["result"])
+        #expect(hub.clientCount == 0, "closed clients leave the hub")
+    }
+
+    @Test func filtersFromTheQuery() throws {
+        let filter = try LiveFilter(query: ["agent": "a1, a2", "kind": "heartbeats,result"])
+        #expect(filter.agents == ["a1", "a2"])
+        let beats = LiveEvent(
+            kind: .heartbeats, body: ["count": 3], perAgent: ["a1": ["sequence": 1], "a3": ["sequence": 2], "a2": ["sequence": 5]])
+        let rendered = try #require(filter.render(beats).flatMap { JSONValue(parsing: $0) })
+        #expect(rendered["agents"]?.objectValue?.keys.sorted() == ["a1", "a2"])
+        #expect(filter.render(LiveEvent(kind: .state, agentID: "a1", module: "m", body: [:])) == nil, "kind not asked for")
+        #expect(throws: Problem.self) { try LiveFilter(query: ["kind": "everything"]) }
+        #expect(try LiveFilter(query: ["module": "ping_module"]).render(beats) == nil, "heartbeats name no module")
     }
 }
