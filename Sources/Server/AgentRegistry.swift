@@ -3,6 +3,9 @@ import IMNCore
 import Synchronization
 
 /// Agents as their heartbeats describe them, with the time each was last heard (monotonic).
+/// Which agents are alive is kept as heartbeats arrive, not by scanning every agent: each
+/// heartbeat files its agent under the second its silence would end, and ``sweep()`` looks only
+/// at the agents filed under seconds that have passed.
 public final class AgentRegistry: Sendable {
     public struct Entry: Sendable {
         public var heartbeat: Heartbeat
@@ -12,28 +15,81 @@ public final class AgentRegistry: Sendable {
         public var schemaWarnings: [String]
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
+    /// What a heartbeat changed.
+    struct Recorded {
+        /// The schema warnings when the agent is new or its modules changed; nil otherwise.
+        var warnings: [String]?
+        /// The agent was dead or unknown and is alive now.
+        var cameAlive: Bool
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var alive: Set<String> = []
+        /// Second (since `origin`) → agents whose silence would make them dead then.
+        var expiries: [Int64: [String]] = [:]
+        var lastSwept: Int64 = 0
+    }
+
+    private let state = Mutex(State())
+    private let origin = ContinuousClock.now
     let timeout: Duration
 
     init(timeout: Duration) { self.timeout = timeout }
 
-    /// Records a heartbeat; returns the schema warnings when the agent is new or its modules
-    /// changed (nil otherwise), so they are reported once.
+    /// Records a heartbeat.
     @discardableResult
-    func record(_ heartbeat: Heartbeat) -> [String]? {
-        let previous = entries.withLock { $0[heartbeat.agentID] }
+    func record(_ heartbeat: Heartbeat) -> Recorded {
+        let previous = state.withLock { $0.entries[heartbeat.agentID] }
         let changed = previous?.heartbeat.modules != heartbeat.modules
         let warnings = changed ? Self.schemaWarnings(heartbeat.modules) : previous?.schemaWarnings ?? []
-        entries.withLock { $0[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: .now, schemaWarnings: warnings) }
-        return changed ? warnings : nil
+        let now = ContinuousClock.now
+        let cameAlive = state.withLock { state in
+            state.entries[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: now, schemaWarnings: warnings)
+            file(heartbeat.agentID, lastSeen: now, in: &state)
+            return state.alive.insert(heartbeat.agentID).inserted
+        }
+        return Recorded(warnings: changed ? warnings : nil, cameAlive: cameAlive)
     }
 
     /// An agent as DBOS remembers it; a heartbeat heard meanwhile wins.
     func restore(_ heartbeat: Heartbeat, lastSeen: ContinuousClock.Instant) {
         let warnings = Self.schemaWarnings(heartbeat.modules)
-        entries.withLock { entries in
-            if let current = entries[heartbeat.agentID], current.lastSeen >= lastSeen { return }
-            entries[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: lastSeen, schemaWarnings: warnings)
+        let now = ContinuousClock.now
+        state.withLock { state in
+            if let current = state.entries[heartbeat.agentID], current.lastSeen >= lastSeen { return }
+            state.entries[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: lastSeen, schemaWarnings: warnings)
+            if now - lastSeen <= timeout {
+                state.alive.insert(heartbeat.agentID)
+                file(heartbeat.agentID, lastSeen: lastSeen, in: &state)
+            } else {
+                state.alive.remove(heartbeat.agentID)
+            }
+        }
+    }
+
+    private func file(_ id: String, lastSeen: ContinuousClock.Instant, in state: inout State) {
+        let second = Int64(((lastSeen + timeout - origin) / .seconds(1)).rounded(.up)) + 1
+        state.expiries[second, default: []].append(id)
+    }
+
+    /// The agents that have gone silent since the last sweep (call it about once a second).
+    func sweep() -> [String] {
+        let now = ContinuousClock.now
+        let second = Int64((now - origin) / .seconds(1))
+        return state.withLock { state in
+            var dead: [String] = []
+            guard second > state.lastSwept else { return dead }
+            for due in (state.lastSwept + 1)...second {
+                guard let ids = state.expiries.removeValue(forKey: due) else { continue }
+                for id in ids where state.alive.contains(id) {
+                    guard let entry = state.entries[id], now - entry.lastSeen > timeout else { continue }
+                    state.alive.remove(id)
+                    dead.append(id)
+                }
+            }
+            state.lastSwept = second
+            return dead.sorted()
         }
     }
 
@@ -43,9 +99,13 @@ public final class AgentRegistry: Sendable {
         }
     }
 
-    public func entry(_ id: String) -> Entry? { entries.withLock { $0[id] } }
+    public func entry(_ id: String) -> Entry? { state.withLock { $0.entries[id] } }
 
+    /// Heard within the timeout, exactly (``counts`` may lag by up to a second).
     public func isAlive(_ entry: Entry) -> Bool { ContinuousClock.now - entry.lastSeen <= timeout }
 
-    public var all: [Entry] { entries.withLock { Array($0.values) }.sorted { $0.heartbeat.agentID < $1.heartbeat.agentID } }
+    /// Agents known and alive, without looking at each.
+    var counts: (total: Int, alive: Int) { state.withLock { ($0.entries.count, $0.alive.count) } }
+
+    public var all: [Entry] { state.withLock { Array($0.entries.values) }.sorted { $0.heartbeat.agentID < $1.heartbeat.agentID } }
 }

@@ -46,6 +46,9 @@ public final class IMNServer: Service {
             connection: connection, dbos: dbos, actor: configuration.serverID, metrics: metrics, waiters: waiters, logger: logger)
         let scheduler = Scheduler(api: api, worker: configuration.serverID, logger: logger)
         let live = LiveFeed(hub: LiveHub(metrics: metrics))
+        // DBOS's last_seen stays well within the heartbeat timeout, so a restarted server restores
+        // the agents that are alive as alive.
+        let recorder = HeartbeatRecorder(actor: configuration.serverID, refresh: min(.seconds(5), configuration.heartbeatTimeout / 3))
         let router = makeRouter(api, live: live.hub)
         let liveRouter = makeLiveRouter(live.hub)
         servedRoutes.withLock { routes in
@@ -72,10 +75,11 @@ public final class IMNServer: Service {
                                 live.state(event)
                             }
                         }
-                        group.addTask { try await self.followHeartbeats(connection, dbos: dbos, live: live) }
-                        group.addTask { await live.run(registry: self.registry) }
+                        group.addTask { try await self.followHeartbeats(connection, recorder: recorder, live: live) }
+                        group.addTask { await recorder.run(dbos, logger: self.logger) }
+                        group.addTask { await live.run() }
                         group.addTask { await scheduler.run() }
-                        group.addTask { await self.countAgents() }
+                        group.addTask { await self.watchAgents(live) }
                         group.addTask { try await app.run() }
                     }
                 }
@@ -123,34 +127,32 @@ public final class IMNServer: Service {
         logger.warning("registry not loaded from DBOS; it fills from heartbeats")
     }
 
-    /// Every second, the alive and dead agents as gauges (for OTLP; `/metrics` counts at each scrape).
-    func countAgents() async {
+    /// Every second: the agents that went silent (live events), and the alive and dead agents as
+    /// gauges (for OTLP; `/metrics` reads them at each scrape).
+    func watchAgents(_ live: LiveFeed) async {
         while !Task.isCancelled {
-            let all = registry.all
-            metrics.agents(total: all.count, alive: all.filter(registry.isAlive).count)
+            for agent in registry.sweep() { live.agent(agent, alive: false) }
+            let counts = registry.counts
+            metrics.agents(total: counts.total, alive: counts.alive)
             try? await Task.sleep(for: .seconds(1))
         }
     }
 
-    /// Every heartbeat updates the registry and is recorded in DBOS.
-    func followHeartbeats(_ connection: NATSConnection, dbos: DBOSClient, live: LiveFeed) async throws {
+    /// Every heartbeat updates the registry and the live feed, and is recorded in DBOS in batches.
+    func followHeartbeats(_ connection: NATSConnection, recorder: HeartbeatRecorder, live: LiveFeed) async throws {
         let heartbeats = try connection.subscribe(to: Subjects.allHeartbeats)
         for await message in heartbeats {
             guard let heartbeat = try? JSONDecoder().decode(Heartbeat.self, from: Data(message.payload)),
                 Subjects.isValidToken(heartbeat.agentID), message.subject == Subjects.heartbeat(agent: heartbeat.agentID)
             else { continue }
             live.heartbeat(heartbeat)
-            if let warnings = registry.record(heartbeat), !warnings.isEmpty {
+            let recorded = registry.record(heartbeat)
+            if recorded.cameAlive { live.agent(heartbeat.agentID, alive: true) }
+            if let warnings = recorded.warnings, !warnings.isEmpty {
                 logger.warning(
                     "module schemas use keywords the server cannot check", metadata: ["agent.id": "\(heartbeat.agentID)", "warnings": "\(warnings)"])
             }
-            var register = Imn_Dbos_V1_RegisterAgentRequest()
-            register.id = heartbeat.agentID
-            var stable = heartbeat
-            (stable.sentAtMilliseconds, stable.sequence, stable.system) = (0, 0, nil)  // only what describes the agent
-            register.info = (try? JSONEncoder().encode(stable)) ?? Data()
-            register.actor = configuration.serverID
-            Task { _ = try? await DBOSClient.untraced { try await dbos.registerAgent(register) } }
+            recorder.heard(heartbeat)
         }
     }
 

@@ -3,7 +3,7 @@ import IMNCore
 import Synchronization
 
 /// Turns what this replica hears into live events: heartbeats (every replica hears all of them)
-/// aggregated per second, agents going up or down by this replica's registry, and every state
+/// aggregated per second, agents going up or down in this replica's registry, and every state
 /// change announced on `imn.live.state` (by whichever replica stored it) — so a client sees
 /// everything whichever replica it talks to.
 final class LiveFeed: Sendable {
@@ -37,32 +37,26 @@ final class LiveFeed: Sendable {
         hub.publish(LiveEvent(kind: .result, agentID: event.agentID, module: event.module, body: result))
     }
 
-    /// Every second: the heartbeats heard in it, and the agents that came up or went down.
-    func run(registry: AgentRegistry) async {
-        var alive: Set<String>?
+    /// An agent came up (its first heartbeat after silence) or went down (silent for the timeout).
+    func agent(_ id: String, alive: Bool) {
+        let now = Double(Int64(Date().timeIntervalSince1970 * 1000))
+        hub.publish(LiveEvent(kind: .agent, agentID: id, body: ["agent_id": .string(id), "alive": .bool(alive), "at_ms": .number(now)]))
+    }
+
+    /// Every second, the heartbeats heard in it as one event.
+    func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            let now = Double(Int64(Date().timeIntervalSince1970 * 1000))
             let beats = heard.withLock { heard in
                 defer { heard = [:] }
                 return heard
             }
-            if !beats.isEmpty {
-                hub.publish(
-                    LiveEvent(
-                        kind: .heartbeats, body: ["at_ms": .number(now), "count": .number(Double(beats.count)), "agents": .object(beats)],
-                        perAgent: beats))
-            }
-            let current = Set(registry.all.filter(registry.isAlive).map(\.heartbeat.agentID))
-            if let previous = alive {
-                for agent in current.subtracting(previous).sorted() {
-                    hub.publish(LiveEvent(kind: .agent, agentID: agent, body: ["agent_id": .string(agent), "alive": true, "at_ms": .number(now)]))
-                }
-                for agent in previous.subtracting(current).sorted() {
-                    hub.publish(LiveEvent(kind: .agent, agentID: agent, body: ["agent_id": .string(agent), "alive": false, "at_ms": .number(now)]))
-                }
-            }
-            alive = current
+            guard !beats.isEmpty else { continue }
+            let now = Double(Int64(Date().timeIntervalSince1970 * 1000))
+            hub.publish(
+                LiveEvent(
+                    kind: .heartbeats, body: ["at_ms": .number(now), "count": .number(Double(beats.count)), "agents": .object(beats)],
+                    perAgent: beats))
         }
     }
 }

@@ -19,9 +19,9 @@ struct MeasurementAPI: Sendable {
     let started = Date()
 
     func status() -> Response {
-        let all = registry.all
+        let counts = registry.counts
         return Problem.json([
-            "agents_total": .number(Double(all.count)), "agents_alive": .number(Double(all.filter(registry.isAlive).count)),
+            "agents_total": .number(Double(counts.total)), "agents_alive": .number(Double(counts.alive)),
             "version": .string(IMNVersion.current), "uptime_seconds": .number(Date().timeIntervalSince(started).rounded()),
         ])
     }

@@ -98,7 +98,7 @@ extension IMNServer {
     }
 
     func metricsResponse(_ api: MeasurementAPI) -> Response {
-        // The agent gauges are kept current by IMNServer.countAgents.
+        // The agent gauges are kept current by IMNServer.watchAgents.
         return Self.text(String(decoding: api.metrics.exposition(), as: UTF8.self), type: "text/plain; version=0.0.4; charset=utf-8")
     }
 

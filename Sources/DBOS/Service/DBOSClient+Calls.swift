@@ -10,6 +10,11 @@ extension DBOSClient {
         try await dbos.registerAgent(request, options: options(idempotent: true))
     }
 
+    /// Many registrations in one call; each item answered at its position (its `status` set when it failed).
+    public func registerAgents(_ request: Imn_Dbos_V1_RegisterAgentsRequest) async throws -> Imn_Dbos_V1_RegisterAgentsResponse {
+        try await dbos.registerAgents(request, options: options(idempotent: true))
+    }
+
     public func getAgent(_ request: Imn_Dbos_V1_GetAgentRequest) async throws -> Imn_Dbos_V1_Agent {
         try await dbos.getAgent(request, options: options(idempotent: true))
     }

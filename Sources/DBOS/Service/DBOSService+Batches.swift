@@ -50,6 +50,25 @@ extension DBOSService {
         return response
     }
 
+    public func registerAgents(request: Imn_Dbos_V1_RegisterAgentsRequest, context: ServerContext) async throws
+        -> Imn_Dbos_V1_RegisterAgentsResponse
+    {
+        try Self.checkBatch(request.items.count)
+        let outcomes = await store.registerAgents(request.items.map { ($0.id, Array($0.info), Self.optional($0.actor) ?? "unknown") })
+        var response = Imn_Dbos_V1_RegisterAgentsResponse()
+        response.items = outcomes.map { outcome in
+            var item = Imn_Dbos_V1_RegisterAgentOutcome()
+            switch outcome {
+            case .success(let registered):
+                item.response.agent = Imn_Dbos_V1_Agent(registered.agent)
+                item.response.new = registered.new
+            case .failure(let error): item.status = Self.itemStatus(error, logger: logger)
+            }
+            return item
+        }
+        return response
+    }
+
     static func checkBatch(_ count: Int) throws(RPCError) {
         guard count <= maxBatchItems else {
             throw RPCError(code: .invalidArgument, message: "a batch holds at most \(maxBatchItems) items, got \(count)")

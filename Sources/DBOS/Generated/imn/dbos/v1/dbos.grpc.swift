@@ -299,6 +299,19 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "RegisterAgents" metadata.
+        public enum RegisterAgents: Sendable {
+            /// Request type for "RegisterAgents".
+            public typealias Input = Imn_Dbos_V1_RegisterAgentsRequest
+            /// Response type for "RegisterAgents".
+            public typealias Output = Imn_Dbos_V1_RegisterAgentsResponse
+            /// Descriptor for "RegisterAgents".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "imn.dbos.v1.DBOS"),
+                method: "RegisterAgents",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "imn.dbos.v1.DBOS" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             RegisterAgent.descriptor,
@@ -321,7 +334,8 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
             ListDeadLetters.descriptor,
             GetEvents.descriptor,
             SetModuleStates.descriptor,
-            StoreResults.descriptor
+            StoreResults.descriptor,
+            RegisterAgents.descriptor
         ]
     }
 }
@@ -652,6 +666,24 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_StoreResultsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultsResponse>
+
+        /// Handle the "RegisterAgents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many RegisterAgent calls in one (the server's heartbeat path), same rules.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_RegisterAgentsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_RegisterAgentsResponse` messages.
+        func registerAgents(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_RegisterAgentsResponse>
     }
 
     /// Service protocol for the "imn.dbos.v1.DBOS" service.
@@ -966,6 +998,24 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.ServerRequest<Imn_Dbos_V1_StoreResultsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_StoreResultsResponse>
+
+        /// Handle the "RegisterAgents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many RegisterAgent calls in one (the server's heartbeat path), same rules.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_RegisterAgentsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Imn_Dbos_V1_RegisterAgentsResponse` message.
+        func registerAgents(
+            request: GRPCCore.ServerRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_RegisterAgentsResponse>
     }
 
     /// Simple service protocol for the "imn.dbos.v1.DBOS" service.
@@ -1278,6 +1328,24 @@ extension Imn_Dbos_V1_DBOS {
             request: Imn_Dbos_V1_StoreResultsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Imn_Dbos_V1_StoreResultsResponse
+
+        /// Handle the "RegisterAgents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many RegisterAgent calls in one (the server's heartbeat path), same rules.
+        ///
+        /// - Parameters:
+        ///   - request: A `Imn_Dbos_V1_RegisterAgentsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Imn_Dbos_V1_RegisterAgentsResponse` to respond with.
+        func registerAgents(
+            request: Imn_Dbos_V1_RegisterAgentsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Imn_Dbos_V1_RegisterAgentsResponse
     }
 }
 
@@ -1516,6 +1584,17 @@ extension Imn_Dbos_V1_DBOS.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Imn_Dbos_V1_DBOS.Method.RegisterAgents.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_RegisterAgentsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_RegisterAgentsResponse>(),
+            handler: { request, context in
+                try await self.registerAgents(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -1747,6 +1826,17 @@ extension Imn_Dbos_V1_DBOS.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultsResponse> {
         let response = try await self.storeResults(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func registerAgents(
+        request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_RegisterAgentsResponse> {
+        let response = try await self.registerAgents(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2023,6 +2113,19 @@ extension Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_StoreResultsResponse> {
         return GRPCCore.ServerResponse<Imn_Dbos_V1_StoreResultsResponse>(
             message: try await self.storeResults(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func registerAgents(
+        request: GRPCCore.ServerRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_RegisterAgentsResponse> {
+        return GRPCCore.ServerResponse<Imn_Dbos_V1_RegisterAgentsResponse>(
+            message: try await self.registerAgents(
                 request: request.message,
                 context: context
             ),
@@ -2448,6 +2551,29 @@ extension Imn_Dbos_V1_DBOS {
             deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_StoreResultsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_StoreResultsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "RegisterAgents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many RegisterAgent calls in one (the server's heartbeat path), same rules.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_RegisterAgentsRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_RegisterAgentsRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_RegisterAgentsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func registerAgents<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_RegisterAgentsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_RegisterAgentsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_RegisterAgentsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -3107,6 +3233,40 @@ extension Imn_Dbos_V1_DBOS {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "RegisterAgents" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many RegisterAgent calls in one (the server's heartbeat path), same rules.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_RegisterAgentsRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_RegisterAgentsRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_RegisterAgentsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func registerAgents<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_RegisterAgentsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_RegisterAgentsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_RegisterAgentsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Imn_Dbos_V1_DBOS.Method.RegisterAgents.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -3644,6 +3804,35 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_StoreResultsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_StoreResultsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RegisterAgents" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many RegisterAgent calls in one (the server's heartbeat path), same rules.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Imn_Dbos_V1_RegisterAgentsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func registerAgents<Result>(
+        request: GRPCCore.ClientRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_RegisterAgentsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.registerAgents(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_RegisterAgentsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_RegisterAgentsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4267,6 +4456,39 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             metadata: metadata
         )
         return try await self.storeResults(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "RegisterAgents" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many RegisterAgent calls in one (the server's heartbeat path), same rules.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func registerAgents<Result>(
+        _ message: Imn_Dbos_V1_RegisterAgentsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_RegisterAgentsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Imn_Dbos_V1_RegisterAgentsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.registerAgents(
             request: request,
             options: options,
             onResponse: handleResponse
