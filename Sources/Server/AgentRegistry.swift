@@ -69,8 +69,12 @@ public final class AgentRegistry: Sendable {
     }
 
     private func file(_ id: String, lastSeen: ContinuousClock.Instant, in state: inout State) {
-        let second = Int64(((lastSeen + timeout - origin) / .seconds(1)).rounded(.up)) + 1
-        state.expiries[second, default: []].append(id)
+        state.expiries[expirySecond(lastSeen), default: []].append(id)
+    }
+
+    /// The first whole second (since `origin`) at which an agent last heard at `lastSeen` is surely silent too long.
+    private func expirySecond(_ lastSeen: ContinuousClock.Instant) -> Int64 {
+        Int64(((lastSeen + timeout - origin) / .seconds(1)).rounded(.up)) + 1
     }
 
     /// The agents that have gone silent since the last sweep (call it about once a second).
@@ -83,9 +87,13 @@ public final class AgentRegistry: Sendable {
             for due in (state.lastSwept + 1)...second {
                 guard let ids = state.expiries.removeValue(forKey: due) else { continue }
                 for id in ids where state.alive.contains(id) {
-                    guard let entry = state.entries[id], now - entry.lastSeen > timeout else { continue }
-                    state.alive.remove(id)
-                    dead.append(id)
+                    guard let entry = state.entries[id] else { continue }
+                    if now - entry.lastSeen > timeout {
+                        state.alive.remove(id)
+                        dead.append(id)
+                    } else if expirySecond(entry.lastSeen) <= due {
+                        state.expiries[second + 1, default: []].append(id)  // not quite yet, and filed nowhere later
+                    }
                 }
             }
             state.lastSwept = second

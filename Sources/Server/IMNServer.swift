@@ -141,12 +141,17 @@ public final class IMNServer: Service {
     /// Every heartbeat updates the registry and the live feed, and is recorded in DBOS in batches.
     func followHeartbeats(_ connection: NATSConnection, recorder: HeartbeatRecorder, live: LiveFeed) async throws {
         let heartbeats = try connection.subscribe(to: Subjects.allHeartbeats)
+        var handled = 0
         for await message in heartbeats {
+            // Thousands a second arrive back to back: let the HTTP handlers on this thread run too.
+            handled += 1
+            if handled % 64 == 0 { await Task.yield() }
             guard let heartbeat = try? JSONDecoder().decode(Heartbeat.self, from: Data(message.payload)),
                 Subjects.isValidToken(heartbeat.agentID), message.subject == Subjects.heartbeat(agent: heartbeat.agentID)
             else { continue }
             live.heartbeat(heartbeat)
             let recorded = registry.record(heartbeat)
+            metrics.heartbeatLag(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) - heartbeat.sentAtMilliseconds)
             if recorded.cameAlive { live.agent(heartbeat.agentID, alive: true) }
             if let warnings = recorded.warnings, !warnings.isEmpty {
                 logger.warning(

@@ -8,7 +8,10 @@ import Synchronization
 /// everything whichever replica it talks to.
 final class LiveFeed: Sendable {
     let hub: LiveHub
+    static let maxListedAgents = 1000
     private let heard = Mutex<[String: JSONValue]>([:])
+    /// Agents that came up (true) or went down (false) this second.
+    private let changes = Mutex<[String: Bool]>([:])
 
     init(hub: LiveHub) {
         self.hub = hub
@@ -39,24 +42,40 @@ final class LiveFeed: Sendable {
 
     /// An agent came up (its first heartbeat after silence) or went down (silent for the timeout).
     func agent(_ id: String, alive: Bool) {
-        let now = Double(Int64(Date().timeIntervalSince1970 * 1000))
-        hub.publish(LiveEvent(kind: .agent, agentID: id, body: ["agent_id": .string(id), "alive": .bool(alive), "at_ms": .number(now)]))
+        changes.withLock { $0[id] = alive }
     }
 
-    /// Every second, the heartbeats heard in it as one event.
+    /// Every second, the heartbeats heard in it and the agents that came up or went down, each as
+    /// one event. Everyone gets counts (and the ids, up to a thousand); clients that follow some
+    /// agents get those agents' entries. One event per agent to every dashboard would be millions
+    /// of messages a second when thousands of agents start or stop together.
     func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
+            let now = Double(Int64(Date().timeIntervalSince1970 * 1000))
             let beats = heard.withLock { heard in
                 defer { heard = [:] }
                 return heard
             }
-            guard !beats.isEmpty else { continue }
-            let now = Double(Int64(Date().timeIntervalSince1970 * 1000))
-            hub.publish(
-                LiveEvent(
-                    kind: .heartbeats, body: ["at_ms": .number(now), "count": .number(Double(beats.count)), "agents": .object(beats)],
-                    perAgent: beats))
+            if !beats.isEmpty {
+                var body: [String: JSONValue] = ["at_ms": .number(now), "count": .number(Double(beats.count))]
+                if beats.count <= Self.maxListedAgents { body["agent_ids"] = .array(beats.keys.sorted().map(JSONValue.string)) }
+                hub.publish(LiveEvent(kind: .heartbeats, body: body, perAgent: beats))
+            }
+            let changed = changes.withLock { changes in
+                defer { changes = [:] }
+                return changes
+            }
+            if !changed.isEmpty {
+                let up = changed.filter(\.value).keys.sorted()
+                let down = changed.filter { !$0.value }.keys.sorted()
+                var body: [String: JSONValue] = [
+                    "at_ms": .number(now), "up_count": .number(Double(up.count)), "down_count": .number(Double(down.count)),
+                ]
+                body["up"] = .array(up.prefix(Self.maxListedAgents).map(JSONValue.string))
+                body["down"] = .array(down.prefix(Self.maxListedAgents).map(JSONValue.string))
+                hub.publish(LiveEvent(kind: .agent, body: body, perAgent: changed.mapValues { ["alive": .bool($0)] }))
+            }
         }
     }
 }

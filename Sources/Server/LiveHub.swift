@@ -7,7 +7,7 @@ struct LiveEvent: Sendable {
     enum Kind: String, Sendable, CaseIterable {
         /// The heartbeats heard in one second, aggregated.
         case heartbeats
-        /// An agent came up or went down.
+        /// The agents that came up or went down in one second, aggregated.
         case agent
         /// A request's state changed.
         case state
@@ -20,14 +20,18 @@ struct LiveEvent: Sendable {
     let module: String?
     /// The JSON every client without an agent filter gets.
     let json: [UInt8]
-    /// `heartbeats` only: each agent's entry, for clients that follow some agents.
+    /// Aggregates (`heartbeats`, `agent`): each agent's entry, for clients that follow some agents.
     let perAgent: [String: JSONValue]
+    let atMilliseconds: Double
+
+    var isAggregate: Bool { kind == .heartbeats || kind == .agent }
 
     init(kind: Kind, agentID: String? = nil, module: String? = nil, body: [String: JSONValue], perAgent: [String: JSONValue] = [:]) {
         self.kind = kind
         self.agentID = agentID
         self.module = module
         self.perAgent = perAgent
+        atMilliseconds = body["at_ms"]?.numberValue ?? 0
         var body = body
         body["kind"] = .string(kind.rawValue)
         json = JSONValue.object(body).bytes
@@ -75,10 +79,21 @@ struct LiveFilter: Sendable, Equatable {
             guard let module = event.module, modules.contains(module) else { return nil }
         }
         guard let agents else { return event.json }
-        if event.kind == .heartbeats {
-            let heard = event.perAgent.filter { agents.contains($0.key) }
-            guard !heard.isEmpty else { return nil }
-            return JSONValue.object(["kind": .string(event.kind.rawValue), "agents": .object(heard), "count": .number(Double(heard.count))]).bytes
+        if event.isAggregate {
+            let mine = event.perAgent.filter { agents.contains($0.key) }
+            guard !mine.isEmpty else { return nil }
+            let ids = mine.keys.sorted()
+            var body: [String: JSONValue] = [
+                "kind": .string(event.kind.rawValue), "at_ms": .number(event.atMilliseconds), "agents": .object(mine),
+                "count": .number(Double(ids.count)),
+            ]
+            if event.kind == .agent {
+                body["up"] = .array(ids.filter { mine[$0]?["alive"] == true }.map(JSONValue.string))
+                body["down"] = .array(ids.filter { mine[$0]?["alive"] == false }.map(JSONValue.string))
+            } else {
+                body["agent_ids"] = .array(ids.map(JSONValue.string))
+            }
+            return JSONValue.object(body).bytes
         }
         guard let agent = event.agentID, agents.contains(agent) else { return nil }
         return event.json

@@ -182,7 +182,8 @@ enum OpenAPIDocument {
         return [
             "operationId": .string(id), "summary": .string(summary), "parameters": .array(filters), "responses": .object(responses),
             "description": """
-            Heartbeats aggregated per second ({kind: heartbeats, agents: {id: {sequence, sent_at_ms, modules}}, count}), agents \
+            Heartbeats aggregated per second ({kind: heartbeats, count, agent_ids (up to 1,000), and with an agent filter \
+            agents: {id: {sequence, sent_at_ms, modules}}}), agents \
             going up or down ({kind: agent, agent_id, alive}), state changes ({kind: state, id, agent_id, module, state, at_ms}) \
             and terminal results ({kind: result, …, output, error}), from every server replica. A client that reads too \
             slowly loses its oldest events (imn_server_live_dropped_total). A module filter passes only events that name a module.

@@ -50,6 +50,11 @@ struct ServerMetrics: Sendable {
         Gauge(label: "imn_server_agents", dimensions: [("alive", "false")], factory: factory).record(total - alive)
     }
 
+    /// From an agent sending a heartbeat to the registry holding it (wall clocks).
+    func heartbeatLag(milliseconds: Int64) {
+        Timer(label: "imn_server_heartbeat_lag_seconds", factory: factory).recordMilliseconds(max(0, milliseconds))
+    }
+
     /// Clients of the live stream on this replica.
     func liveClients(_ count: Int) { Gauge(label: "imn_server_live_clients", factory: factory).record(count) }
     /// Events dropped from slow live clients' queues.

@@ -190,7 +190,7 @@ enum WebPage {
                   if (!block.startsWith("data: ")) continue;
                   const event = JSON.parse(block.slice(6));
                   if (event.kind === "result") addResult(event);
-                  if (event.kind === "heartbeats") for (const id of Object.keys(event.agents)) lastHeard[id] = Date.now();
+                  if (event.kind === "heartbeats") for (const id of event.agent_ids || []) lastHeard[id] = Date.now();
                   if (event.kind === "agent") loadAgents();
                 }
               }

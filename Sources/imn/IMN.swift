@@ -7,5 +7,7 @@ struct IMN: AsyncParsableCommand {
         abstract: "IMN, the Internet Measurement Network.",
         discussion: "One executable for every IMN process. Every command listed here works.",
         version: IMNVersion.current,
-        subcommands: [AgentCommand.self, DBOSCommand.self, Doctor.self, OTLPSinkCommand.self, ServerCommand.self, UpCommand.self])
+        subcommands: [
+            AgentCommand.self, DBOSCommand.self, Doctor.self, LoadgenCommand.self, OTLPSinkCommand.self, ServerCommand.self, UpCommand.self,
+        ])
 }

@@ -21,7 +21,7 @@ struct HeartbeatPathTests {
         #expect(registry.counts == (2, 2))
         #expect(registry.sweep().isEmpty)
         // b keeps talking, a falls silent.
-        for sequence in 2...8 {
+        for sequence in 2...16 {  // 4 s: the timeout, plus the sweep's whole seconds
             try await Task.sleep(for: .milliseconds(250))
             registry.record(Self.heartbeat("b", sequence: Int64(sequence)))
             _ = registry.sweep().map { #expect($0 == "a") }

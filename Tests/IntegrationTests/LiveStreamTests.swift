@@ -83,7 +83,7 @@ struct LiveStreamTests {
                     case 1: return !events.isEmpty
                     case 2: return ids(events).count == 3
                     case 3: return events.contains { $0["kind"] == "agent" } && events.contains { $0["kind"] == "heartbeats" }
-                    default: return !events.isEmpty
+                    default: return events.contains { $0["up"]?.arrayValue?.contains("agent_2") == true }
                     }
                 }
             }
@@ -107,14 +107,48 @@ struct LiveStreamTests {
                     #expect(events.count == 3, "one result each")
                 case 3:
                     #expect(events.allSatisfy { $0["kind"] == "agent" || $0["kind"] == "heartbeats" }, "\(client): \(events)")
-                    #expect(events.filter { $0["kind"] == "agent" }.map { $0["agent_id"] } == ["agent_2"])
+                    #expect(events.filter { $0["kind"] == "agent" }.map { $0["up"] } == [["agent_2"]], "agent_2 came up, once")
                     for beats in events where beats["kind"] == "heartbeats" {
                         #expect(beats["agents"]?.objectValue?.keys.sorted() == ["agent_2"], "only agent_2's heartbeats: \(beats)")
                     }
                 default:
-                    #expect(events.map { $0["kind"] } == ["agent"], "\(client): \(events)")
-                    #expect(events.first?["agent_id"] == "agent_2")
-                    #expect(events.first?["alive"] == true)
+                    // agent_1's coming up may fall in the first second of the clients, too.
+                    #expect(events.allSatisfy { $0["kind"] == "agent" && $0["down"] == [] }, "\(client): \(events)")
+                    let up = events.flatMap { $0["up"]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+                    #expect(up.filter { $0 == "agent_2" }.count == 1 && Set(up).isSubset(of: ["agent_1", "agent_2"]), "\(client): \(events)")
+                }
+            }
+        }
+    }
+
+    /// A client of one replica sees a measurement made through the other (whichever ingested it).
+    @Test func aClientOfEitherReplicaSeesEverything() async throws {
+        try await EndToEndTests.withStack { stack in
+            var second = stack.server.configuration
+            second.port = 0
+            second.serverID = "e2e-second"
+            let port = ListeningPort()
+            let other = IMNServer(configuration: second) { port.set($0) }
+            let task = Task { try await other.run() }
+            try await EndToEndTests.finally(stopping: task) {
+                #expect(await eventually(timeout: .seconds(30)) { port.value != 0 })
+                let streams = [
+                    try await SSEReader(port: stack.port, path: "/live/events?kind=result"),
+                    try await SSEReader(port: port.value, path: "/live/events?kind=result"),
+                ]
+                defer { for stream in streams { stream.disconnect() } }
+                for n in 0..<4 {
+                    let reply = try await HTTP.request(
+                        "POST", port: n % 2 == 0 ? stack.port : port.value, path: "/agent/agent_1/echo_module?wait=10", body: #"{"message":"r"}"#,
+                        headers: ["Idempotency-Key": "replicas-\(n)"])
+                    #expect(reply.status == 200, "\(reply.body)")
+                }
+                for (index, stream) in streams.enumerated() {
+                    var seen: Set<String> = []
+                    while seen.count < 4, let event = try await stream.nextEvent(timeout: .seconds(10)) {
+                        if let id = event["id"]?.stringValue { seen.insert(id) }
+                    }
+                    #expect(seen == Set((0..<4).map { "replicas-\($0)" }), "replica \(index + 1)'s client saw \(seen.sorted())")
                 }
             }
         }
