@@ -128,14 +128,18 @@ final class LiveHub: Sendable {
         let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
         let (stream, continuation) = AsyncStream<[UInt8]>.makeStream(bufferingPolicy: .bufferingNewest(queueLimit))
         continuation.onTermination = { [weak self] _ in self?.leave(id) }
-        clients.withLock { $0[id] = Client(filter: filter, continuation: continuation) }
-        metrics?.liveClients(clientCount)
+        clients.withLock { clients in
+            clients[id] = Client(filter: filter, continuation: continuation)
+            metrics?.liveClients(clients.count)  // under the lock: joins and leaves racing never leave a stale count
+        }
         return LiveSubscription(events: stream, continuation: continuation)
     }
 
     private func leave(_ id: Int) {
-        clients.withLock { $0[id] = nil }
-        metrics?.liveClients(clientCount)
+        clients.withLock { clients in
+            clients[id] = nil
+            metrics?.liveClients(clients.count)
+        }
     }
 
     func publish(_ event: LiveEvent) {
