@@ -12,13 +12,7 @@ import Testing
         "redis-server, nats-server, prometheus and the built imn binary are needed: run scripts/test"))
 struct PrometheusTests {
     @Test func prometheusScrapesServerAndAgentsAndSeesProbeRTTs() async throws {
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("imn-prom-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: data) }
-        let ports = (0..<7).map { _ in FreePort.next() }
-        let stack = UpTests.up(data: data, ports: ports, environment: ["OTEL_SDK_DISABLED": "true"])
-        try await withServer(stack) { _ in
-            #expect(await UpTests.agentsAlive(ports[4]))
+        try await UpTests.withQuietStack("prom") { data, ports in
             // The compose configuration, with loopback targets and a one-second scrape.
             var configuration = try String(contentsOf: Repository.path("otel/prometheus.yml"), encoding: .utf8)
             for (from, to) in [
@@ -68,7 +62,6 @@ struct PrometheusTests {
                 let firing = await query(#"ALERTS{alertstate="firing"}"#)
                 #expect(firing.isEmpty, "nothing fires on a healthy stack")
             }
-            await stack.terminate()
         }
     }
 }

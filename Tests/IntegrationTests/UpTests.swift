@@ -27,6 +27,21 @@ struct UpTests {
             ], environment: environment)
     }
 
+    /// `imn up` with OTLP off in a temporary folder on seven free ports (see ``up(data:ports:environment:)``),
+    /// both agents alive, for `body`; stopped with SIGTERM and removed afterwards.
+    static func withQuietStack(_ name: String, _ body: (_ data: URL, _ ports: [Int]) async throws -> Void) async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("imn-\(name)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: data) }
+        let ports = (0..<7).map { _ in FreePort.next() }
+        let stack = up(data: data, ports: ports, environment: ["OTEL_SDK_DISABLED": "true"])
+        try await withServer(stack) { _ in
+            #expect(await agentsAlive(ports[4]))
+            try await body(data, ports)
+            await stack.terminate()
+        }
+    }
+
     /// Waits until `imn up` has both agents alive.
     static func agentsAlive(_ server: Int) async -> Bool {
         await eventually(timeout: .seconds(30)) {

@@ -13,13 +13,7 @@ import Testing
         "redis-server, nats-server, chromium and the built imn binary are needed: run scripts/test"))
 struct WebPageTests {
     @Test func pageShowsBothAgentsAndAResultInChromium() async throws {
-        let data = FileManager.default.temporaryDirectory.appendingPathComponent("imn-web-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: data) }
-        let ports = (0..<7).map { _ in FreePort.next() }
-        let stack = UpTests.up(data: data, ports: ports, environment: ["OTEL_SDK_DISABLED": "true"])
-        try await withServer(stack) { _ in
-            #expect(await UpTests.agentsAlive(ports[4]))
+        try await UpTests.withQuietStack("web") { data, ports in
             let ping = try await HTTP.request(
                 "POST", port: ports[4], path: "/agent/agent_1/ping_module?wait=10", body: #"{"host":"127.0.0.1","count":3,"interval":0.05}"#,
                 headers: ["Idempotency-Key": "web-page-ping"])
@@ -54,7 +48,6 @@ struct WebPageTests {
             #expect(shot == 0, "\(output.suffix(500))")
             let png = try Data(contentsOf: screenshot)
             #expect(png.count > 10_000 && png.starts(with: [0x89, 0x50, 0x4E, 0x47]), "a PNG screenshot at \(screenshot.path)")
-            await stack.terminate()
         }
     }
 }

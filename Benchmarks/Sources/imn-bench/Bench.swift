@@ -4,7 +4,9 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "imn-bench",
         abstract: "Prints throughput figures of IMN's clients against real servers on loopback.",
-        subcommands: [RedisBench.self, NATSBench.self, DBOSBench.self, StoreBench.self, AgentBench.self, ServerBench.self, OTLPBench.self, LiveBench.self])
+        subcommands: [
+            RedisBench.self, NATSBench.self, DBOSBench.self, StoreBench.self, AgentBench.self, ServerBench.self, OTLPBench.self, LiveBench.self,
+        ])
 }
 
 /// Runs `operations` and returns operations per second.

@@ -85,11 +85,13 @@ struct LiveBench: AsyncParsableCommand {
             return
         }
         let latencies = received.latencies().sorted()
-        let fanOut = latencies.isEmpty ? "none" : "\(latencies[latencies.count / 2]) / \(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) ms"
+        let fanOut =
+            latencies.isEmpty ? "none" : "\(latencies[latencies.count / 2]) / \(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) ms"
         let status = (try? await LoopbackHTTP.request("GET", port: httpPort, path: "/status"))?.body ?? ""
         let alive = JSONValue(parsing: Array(status.utf8))?["agents_alive"]?.numberValue ?? 0
         print(
-            String(format: "%6d  %12.0f  %18@  %17@  %9.0f%%  %7.1f MB  %5.0f", agents, Double(heard) / elapsed, p99.map { "\($0) s" } ?? "?",
+            String(
+                format: "%6d  %12.0f  %18@  %17@  %9.0f%%  %7.1f MB  %5.0f", agents, Double(heard) / elapsed, p99.map { "\($0) s" } ?? "?",
                 fanOut, cpu * 100, Self.rssMegabytes(pid), alive))
         loadgen.waitUntilExit()
     }
