@@ -15,7 +15,8 @@ struct LoadgenCommand: AsyncParsableCommand {
             each second) on imn.hb.<agent>, advertising echo_module. With --results-per-second, completed \
             echo_module results go to imn.res.<agent>.echo_module, which the server ingests into DBOS like real ones. \
             Prints what it sent every --report seconds; runs until --duration ends or Ctrl-C. The NATS user needs \
-            to publish on imn.hb.> (and imn.res.>): an open nats-server, or one with such a user.
+            to publish on imn.hb.> (and imn.res.>): an open nats-server, or the server user — against `imn up`, \
+            nats://server:<password>@127.0.0.1:4222 with the password from .imn/nats-credentials.json.
             """)
 
     @Option(help: "Simulated agents.") var agents = 1000
