@@ -56,7 +56,9 @@ struct TransportTests {
         let requests = server.requests
         #expect(requests.count == 2)
         let gap = Self.seconds(requests[1].receivedAt - requests[0].receivedAt)
-        #expect(gap >= 0.95 && gap < 10, "waited \(gap) s for a date 2.5 s ahead (whole seconds)")
+        // At least until the date (whole seconds); the upper bound only says it did not wait for
+        // ever (a loaded CI machine once took over 10 s).
+        #expect(gap >= 0.95 && gap < 30, "waited \(gap) s for a date 2.5 s ahead (whole seconds)")
     }
 
     @Test func badRequestIsDroppedAndCountedWithoutRetry() async throws {
