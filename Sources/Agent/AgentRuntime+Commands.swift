@@ -170,7 +170,7 @@ extension AgentRuntime {
         }
     }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+    static func now() -> Int64 { Date.nowMilliseconds }
 }
 
 /// A control request on `imn.ctl.<agent>`.

@@ -55,7 +55,7 @@ public struct AgentOptions: ParsableArguments {
             name: name, stateDirectory: URL(fileURLWithPath: stateDir ?? ".imn/agents/\(name)", isDirectory: true))
         configuration.id = id
         configuration.modulesDirectory = modulesDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
-        configuration.nats = NATSConfiguration(url: natsURL ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
+        configuration.nats = NATSConfiguration(option: natsURL)
         configuration.metricsHost = metricsHost
         configuration.metricsPort = metricsPort
         configuration.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))

@@ -19,29 +19,28 @@ public struct NetworkNamespace: Sendable {
         let outside = "imnv\(suffix)a"
         let inside = "imnv\(suffix)b"
         let namespace = NetworkNamespace(name: name, peerAddress: "10.199.\(suffix).2")
-        func cleanUp() {
+        // `ip` runs are blocking: off the cooperative pool, as every test's servers share it.
+        let cleanUp: @Sendable () -> Void = {
             _ = try? ip(["link", "del", outside])
             _ = try? ip(["netns", "del", name])
         }
-        cleanUp()
         defer { cleanUp() }
-        try ip(["netns", "add", name])
-        try ip(["link", "add", outside, "type", "veth", "peer", "name", inside])
-        try ip(["link", "set", inside, "netns", name])
-        try ip(["addr", "add", "10.199.\(suffix).1/24", "dev", outside])
-        try ip(["link", "set", outside, "up"])
-        try namespace.run("ip", "addr", "add", "\(namespace.peerAddress)/24", "dev", inside)
-        try namespace.run("ip", "link", "set", inside, "up")
-        try namespace.run("ip", "link", "set", "lo", "up")
+        try await offload {
+            cleanUp()
+            try ip(["netns", "add", name])
+            try ip(["link", "add", outside, "type", "veth", "peer", "name", inside])
+            try ip(["link", "set", inside, "netns", name])
+            try ip(["addr", "add", "10.199.\(suffix).1/24", "dev", outside])
+            try ip(["link", "set", outside, "up"])
+            try namespace.run("ip", "addr", "add", "\(namespace.peerAddress)/24", "dev", inside)
+            try namespace.run("ip", "link", "set", inside, "up")
+            try namespace.run("ip", "link", "set", "lo", "up")
+        }
         return try await body(namespace)
     }
 
     static func ip(_ arguments: [String]) throws {
         let (status, output) = try runProgram("/usr/bin/env", ["ip"] + arguments)
-        guard status == 0 else { throw NetworkNamespaceError(description: "ip \(arguments.joined(separator: " ")) exited with \(status): \(output)") }
+        guard status == 0 else { throw ServerProcessError("ip \(arguments.joined(separator: " ")) exited with \(status): \(output)") }
     }
-}
-
-public struct NetworkNamespaceError: Error, CustomStringConvertible {
-    public var description: String
 }

@@ -1,3 +1,4 @@
+import FoundationEssentials
 import IMNCore
 
 /// How to reach NATS. Defaults reconnect forever, which is what agents and servers want.
@@ -42,6 +43,11 @@ public struct NATSConfiguration: Sendable {
     public var jetStreamTimeout: Duration = .seconds(5)
 
     public init() {}
+
+    /// The URLs a command line gave (`--nats-url`), else `IMN_NATS_URL`, else the local default.
+    public init(option url: String?) {
+        self.init(url: url ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
+    }
 
     public init(url: String) {
         self.init()

@@ -66,10 +66,10 @@ extension MeasurementAPI {
             return false  // moved meanwhile (or DBOS is away): check again
         }
         metrics.requestExpired()
-        let event = LiveStateEvent(
-            id: deadline.requestID, agentID: current.agentID, module: current.module, state: "failed",
-            atMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), error: set.detail)
-        if let body = try? JSONEncoder().encode(event) { try? connection.publish(LiveStateEvent.subject, payload: Array(body)) }
+        LiveStateEvent(
+            id: deadline.requestID, agentID: current.agentID, module: current.module, state: "failed", atMilliseconds: Date.nowMilliseconds,
+            error: set.detail
+        ).announce(on: connection)
         return true
     }
 }

@@ -151,7 +151,7 @@ public final class IMNServer: Service {
             else { continue }
             live.heartbeat(heartbeat)
             let recorded = registry.record(heartbeat)
-            metrics.heartbeatLag(milliseconds: Int64(Date().timeIntervalSince1970 * 1000) - heartbeat.sentAtMilliseconds)
+            metrics.heartbeatLag(milliseconds: Date.nowMilliseconds - heartbeat.sentAtMilliseconds)
             if recorded.cameAlive { live.agent(heartbeat.agentID, alive: true) }
             if let warnings = recorded.warnings, !warnings.isEmpty {
                 logger.warning(

@@ -21,6 +21,12 @@ struct LiveStateEvent: Codable, Sendable {
     }
 
     static let subject = Subjects.live(kind: "state")
+
+    /// Announces the change to every replica (best effort: a lost announcement only delays waiters,
+    /// who also read DBOS, and the per-token count, which recounts from DBOS).
+    func announce(on connection: NATSConnection) {
+        if let body = try? JSONEncoder().encode(self) { try? connection.publish(Self.subject, payload: Array(body)) }
+    }
 }
 
 /// Requests some handler is waiting on (`?wait=`). A terminal change wakes them: the ingestion on

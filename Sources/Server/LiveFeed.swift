@@ -9,7 +9,18 @@ import Synchronization
 final class LiveFeed: Sendable {
     let hub: LiveHub
     static let maxListedAgents = 1000
-    private let heard = Mutex<[String: JSONValue]>([:])
+    /// What a heartbeat says, kept as plain values: JSON is made once a second, not per heartbeat.
+    private struct Beat {
+        var sequence: Int64
+        var sentAt: Int64
+        var modules: Int
+
+        var json: JSONValue {
+            ["sequence": .number(Double(sequence)), "sent_at_ms": .number(Double(sentAt)), "modules": .number(Double(modules))]
+        }
+    }
+
+    private let heard = Mutex<[String: Beat]>([:])
     /// Agents that came up (true) or went down (false) this second.
     private let changes = Mutex<[String: Bool]>([:])
 
@@ -19,11 +30,8 @@ final class LiveFeed: Sendable {
 
     /// A heartbeat, kept for this second's aggregate (the latest per agent).
     func heartbeat(_ heartbeat: Heartbeat) {
-        let entry: JSONValue = [
-            "sequence": .number(Double(heartbeat.sequence)), "sent_at_ms": .number(Double(heartbeat.sentAtMilliseconds)),
-            "modules": .number(Double(heartbeat.modules.count)),
-        ]
-        heard.withLock { $0[heartbeat.agentID] = entry }
+        let beat = Beat(sequence: heartbeat.sequence, sentAt: heartbeat.sentAtMilliseconds, modules: heartbeat.modules.count)
+        heard.withLock { $0[heartbeat.agentID] = beat }
     }
 
     /// A state change: a `state` event, and a `result` event when it is terminal.
@@ -52,7 +60,7 @@ final class LiveFeed: Sendable {
     func run() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: .seconds(1))
-            let now = Double(Int64(Date().timeIntervalSince1970 * 1000))
+            let now = Double(Date.nowMilliseconds)
             let beats = heard.withLock { heard in
                 defer { heard = [:] }
                 return heard
@@ -60,7 +68,7 @@ final class LiveFeed: Sendable {
             if !beats.isEmpty {
                 var body: [String: JSONValue] = ["at_ms": .number(now), "count": .number(Double(beats.count))]
                 if beats.count <= Self.maxListedAgents { body["agent_ids"] = .array(beats.keys.sorted().map(JSONValue.string)) }
-                hub.publish(LiveEvent(kind: .heartbeats, body: body, perAgent: beats))
+                hub.publish(LiveEvent(kind: .heartbeats, body: body, perAgent: hub.followsAgents ? beats.mapValues(\.json) : [:]))
             }
             let changed = changes.withLock { changes in
                 defer { changes = [:] }

@@ -80,7 +80,8 @@ struct LiveFilter: Sendable, Equatable {
         }
         guard let agents else { return event.json }
         if event.isAggregate {
-            let mine = event.perAgent.filter { agents.contains($0.key) }
+            var mine: [String: JSONValue] = [:]
+            for agent in agents { mine[agent] = event.perAgent[agent] }  // the client's few, not every agent's entry
             guard !mine.isEmpty else { return nil }
             let ids = mine.keys.sorted()
             var body: [String: JSONValue] = [
@@ -122,6 +123,8 @@ final class LiveHub: Sendable {
     /// Events dropped from slow clients' queues since the start.
     var dropped: Int { droppedEvents.load(ordering: .relaxed) }
     var clientCount: Int { clients.withLock { $0.count } }
+    /// Some client follows particular agents (only such clients read an aggregate's entries).
+    var followsAgents: Bool { clients.withLock { $0.values.contains { $0.filter.agents != nil } } }
 
     /// Joins `filter`'s client; it leaves when the subscription is closed.
     func subscribe(_ filter: LiveFilter) -> LiveSubscription {

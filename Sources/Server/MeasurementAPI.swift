@@ -222,10 +222,9 @@ struct MeasurementAPI: Sendable {
         set.actor = actor
         set.detail = detail
         _ = try await dbos.setModuleState(set)
-        let event = LiveStateEvent(
-            id: requestID, agentID: agentID, module: module, state: "failed", atMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
-            error: detail)
-        if let body = try? JSONEncoder().encode(event) { try? connection.publish(LiveStateEvent.subject, payload: Array(body)) }
+        LiveStateEvent(
+            id: requestID, agentID: agentID, module: module, state: "failed", atMilliseconds: Date.nowMilliseconds, error: detail
+        ).announce(on: connection)
     }
 
     /// 202 with the current state, or (with `wait`) 200 with the result once terminal. A wait is

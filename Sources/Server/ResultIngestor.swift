@@ -111,10 +111,10 @@ final class ResultIngestor: Sendable {
         // acknowledgement only means a redelivery, which changes nothing.
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         for (message, result) in readable {
-            let event = LiveStateEvent(
+            LiveStateEvent(
                 id: result.requestID, agentID: result.agentID, module: result.module, state: result.state, atMilliseconds: result.atMilliseconds,
-                output: result.output, error: result.error)
-            if let body = try? JSONEncoder().encode(event) { try? connection.publish(LiveStateEvent.subject, payload: Array(body)) }
+                output: result.output, error: result.error
+            ).announce(on: connection)
             try? message.ack()
             metrics.ingested(state: result.state, lagMilliseconds: now - result.atMilliseconds)
         }

@@ -9,6 +9,8 @@ import Prometheus
 struct ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
     let factory: any MetricsFactory
+    /// Recorded for every heartbeat (thousands a second): made once.
+    private let heartbeatLagTimer: Timer
 
     /// `also`: a second backend that sees every metric too (the OTLP one).
     init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also other: (any MetricsFactory)? = nil) {
@@ -20,6 +22,7 @@ struct ServerMetrics: Sendable {
             .seconds(10), .seconds(30), .seconds(60),
         ]
         self.factory = other.map { MultiplexMetricsHandler(factories: [factory, $0]) } ?? factory
+        heartbeatLagTimer = Timer(label: "imn_server_heartbeat_lag_seconds", factory: self.factory)
     }
 
     func request(route: String, method: String, status: Int, nanoseconds: UInt64) {
@@ -52,7 +55,7 @@ struct ServerMetrics: Sendable {
 
     /// From an agent sending a heartbeat to the registry holding it (wall clocks).
     func heartbeatLag(milliseconds: Int64) {
-        Timer(label: "imn_server_heartbeat_lag_seconds", factory: factory).recordMilliseconds(max(0, milliseconds))
+        heartbeatLagTimer.recordMilliseconds(max(0, milliseconds))
     }
 
     /// Clients of the live stream on this replica.

@@ -22,7 +22,7 @@ struct LoadgenCommand: AsyncParsableCommand {
     @Option(help: "Simulated agents.") var agents = 1000
     @Option(help: "Heartbeats per agent per second.") var rate = 1.0
     @Option(help: "Completed results per second, over all agents (0: none).") var resultsPerSecond = 0.0
-    @Option(help: "NATS, nats://[user:password@]host:port (env: IMN_NATS_URL).") var natsURL = "nats://127.0.0.1:4222"
+    @Option(help: "NATS, nats://[user:password@]host:port (env: IMN_NATS_URL; default nats://127.0.0.1:4222).") var natsURL: String?
     @Option(help: "Stop after this many seconds (0: run until interrupted).") var duration = 0.0
     @Option(help: "Seconds between progress lines.") var report = 5.0
     @Option(help: "Prefix of the simulated agents' ids.") var prefix = "loadgen"
@@ -36,8 +36,7 @@ struct LoadgenCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let url = ProcessInfo.processInfo.environment["IMN_NATS_URL"].flatMap { natsURL == "nats://127.0.0.1:4222" ? $0 : nil } ?? natsURL
-        var configuration = NATSConfiguration(url: url)
+        var configuration = NATSConfiguration(option: natsURL)
         configuration.name = "imn-loadgen"
         configuration.publishImmediately = false  // batched writes: hundreds of thousands of messages a second
         let connection = try await NATSConnection.connect(configuration, logger: Logger(label: "imn.loadgen"))
@@ -86,7 +85,7 @@ struct LoadgenCommand: AsyncParsableCommand {
 /// `rate` times a second.
 final class LoadGenerator {
     let ids: [String]
-    let started = Int64(Date().timeIntervalSince1970 * 1000)
+    let started = Date.nowMilliseconds
     private let encoder = JSONEncoder()
     private var nextAgent = 0
     private var sequences: [Int64]
@@ -107,14 +106,14 @@ final class LoadGenerator {
         sequences[index] += 1
         let heartbeat = Heartbeat(
             agentID: ids[index], name: ids[index], hostname: "loadgen", version: IMNVersion.current, startedAtMilliseconds: started,
-            sentAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), sequence: sequences[index], modules: [Self.echo])
+            sentAtMilliseconds: Date.nowMilliseconds, sequence: sequences[index], modules: [Self.echo])
         try connection.publish(Subjects.heartbeat(agent: ids[index]), payload: Array(try encoder.encode(heartbeat)))
     }
 
     func sendResult(_ connection: NATSConnection) throws {
         let agent = ids[resultCount % ids.count]
         resultCount += 1
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let now = Date.nowMilliseconds
         var result = ResultMessage(
             requestID: "\(agent)-\(started)-\(resultCount)", agentID: agent, module: "echo_module", moduleVersion: "1.0.0", state: "completed",
             atMilliseconds: now, agentStartedAtMilliseconds: started, agentVersion: IMNVersion.current)

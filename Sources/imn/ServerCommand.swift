@@ -62,7 +62,7 @@ struct ServerCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
-        configuration.nats = NATSConfiguration(url: natsURL ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
+        configuration.nats = NATSConfiguration(option: natsURL)
         configuration.dbosAddress = dbosAddress
         let environment = ProcessInfo.processInfo.environment
         if let ca = dbosTLSCA ?? environment["IMN_DBOS_TLS_CA"] {

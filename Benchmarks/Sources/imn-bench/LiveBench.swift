@@ -36,7 +36,7 @@ struct LiveBench: AsyncParsableCommand {
                     port: httpPort, natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort)", directory: directory, environment: quiet, imn: imn)
                 try await withServer(dbos) { _ in
                     try await withServer(server) { server in
-                        let serverPID = try requireValue(server.pid, "server pid")
+                        guard let serverPID = server.pid else { throw ValidationError("the server has no process id") }
                         print("imn server :\(httpPort) (release, pid \(serverPID)), imn dbos :\(dbosPort), nats :\(nats.port), redis :\(redis.port)")
                         let received = FanOut()
                         let followers = (0..<clients).map { _ in received.follow("ws://127.0.0.1:\(httpPort)/live") }
@@ -84,15 +84,15 @@ struct LiveBench: AsyncParsableCommand {
             loadgen.waitUntilExit()
             return
         }
-        let latencies = received.latencies().sorted()
-        let fanOut =
-            latencies.isEmpty ? "none" : "\(latencies[latencies.count / 2]) / \(latencies[min(latencies.count - 1, latencies.count * 99 / 100)]) ms"
+        let latencies = received.latencies()
+        let (p50, p99Fan) = percentiles(latencies)
+        let fanOut = latencies.isEmpty ? "none" : "\(Int(p50 / 1000)) / \(Int(p99Fan / 1000)) ms"
         let status = (try? await LoopbackHTTP.request("GET", port: httpPort, path: "/status"))?.body ?? ""
         let alive = JSONValue(parsing: Array(status.utf8))?["agents_alive"]?.numberValue ?? 0
         print(
             String(
                 format: "%6d  %12.0f  %18@  %17@  %9.0f%%  %7.1f MB  %5.0f", agents, Double(heard) / elapsed, p99.map { "\($0) s" } ?? "?",
-                fanOut, cpu * 100, Self.rssMegabytes(pid), alive))
+                fanOut, cpu * 100, AgentBench.rss(pid), alive))
         loadgen.waitUntilExit()
     }
 
@@ -127,39 +127,28 @@ struct LiveBench: AsyncParsableCommand {
         let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
         return ((Double(fields[11]) ?? 0) + (Double(fields[12]) ?? 0)) / ticks
     }
-
-    static func rssMegabytes(_ pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
-        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") }
-        return (Double(line?.split(separator: " ").dropFirst().first ?? "") ?? 0) / 1024
-    }
 }
 
 /// What the WebSocket clients received: for each heartbeats event, how long after the server
 /// made it (`at_ms`) a client had it.
 final class FanOut: Sendable {
-    private let samples = Mutex<[Int64]>([])
+    private let samples = Mutex<[Duration]>([])
 
     func reset() { samples.withLock { $0 = [] } }
-    func latencies() -> [Int64] { samples.withLock { $0 } }
+    func latencies() -> [Duration] { samples.withLock { $0 } }
 
     func follow(_ url: String) -> Task<Void, any Error> {
         Task {
             try await WebSocketClient.connect(url: url, logger: Logger(label: "bench.live")) { inbound, _, _ in
                 for try await message in inbound.messages(maxSize: 1 << 22) {
                     guard case .text(let text) = message else { continue }
-                    let now = Int64(Date().timeIntervalSince1970 * 1000)
+                    let now = Date.nowMilliseconds
                     guard let event = JSONValue(parsing: Array(text.utf8)), event["kind"] == "heartbeats",
                         let at = event["at_ms"]?.numberValue
                     else { continue }
-                    self.samples.withLock { $0.append(now - Int64(at)) }
+                    self.samples.withLock { $0.append(.milliseconds(now - Int64(at))) }
                 }
             }
         }
     }
-}
-
-func requireValue<T>(_ value: T?, _ what: String) throws -> T {
-    guard let value else { throw ValidationError("no \(what)") }
-    return value
 }

@@ -1,7 +1,8 @@
 import GRPCCore
 import Logging
+import SwiftProtobuf
 
-// SetModuleStates and StoreResults: many calls in one, each item answered with the status its
+// SetModuleStates, StoreResults and RegisterAgents: many calls in one, each item answered with the status its
 // own call would have had.
 extension DBOSService {
     static let maxBatchItems = 1000
@@ -17,16 +18,8 @@ extension DBOSService {
                     expectedVersion: item.expectedVersion, actor: Self.optional(item.actor) ?? "unknown", detail: item.detail)
             }
         }
-        let outcomes = await store.setModuleStates(changes)
         var response = Imn_Dbos_V1_SetModuleStatesResponse()
-        response.items = outcomes.map { outcome in
-            var item = Imn_Dbos_V1_SetModuleStateOutcome()
-            switch outcome {
-            case .success(let state): item.state = Imn_Dbos_V1_ModuleState(state)
-            case .failure(let error): item.status = Self.itemStatus(error, logger: logger)
-            }
-            return item
-        }
+        response.items = answer(await store.setModuleStates(changes), status: \.status) { $0.state = Imn_Dbos_V1_ModuleState($1) }
         return response
     }
 
@@ -35,17 +28,10 @@ extension DBOSService {
     {
         try Self.checkBatch(request.items.count)
         let results = request.items.map { item in Result { () throws(DBOSError) in try item.result.stored() } }
-        let outcomes = await store.storeResults(results)
         var response = Imn_Dbos_V1_StoreResultsResponse()
-        response.items = outcomes.map { outcome in
-            var item = Imn_Dbos_V1_StoreResultOutcome()
-            switch outcome {
-            case .success(let stored):
-                item.response.result = Imn_Dbos_V1_Result(stored.result)
-                item.response.duplicate = stored.duplicate
-            case .failure(let error): item.status = Self.itemStatus(error, logger: logger)
-            }
-            return item
+        response.items = answer(await store.storeResults(results), status: \.status) { item, stored in
+            item.response.result = Imn_Dbos_V1_Result(stored.result)
+            item.response.duplicate = stored.duplicate
         }
         return response
     }
@@ -56,17 +42,25 @@ extension DBOSService {
         try Self.checkBatch(request.items.count)
         let outcomes = await store.registerAgents(request.items.map { ($0.id, Array($0.info), Self.optional($0.actor) ?? "unknown") })
         var response = Imn_Dbos_V1_RegisterAgentsResponse()
-        response.items = outcomes.map { outcome in
-            var item = Imn_Dbos_V1_RegisterAgentOutcome()
+        response.items = answer(outcomes, status: \.status) { item, registered in
+            item.response.agent = Imn_Dbos_V1_Agent(registered.agent)
+            item.response.new = registered.new
+        }
+        return response
+    }
+
+    /// One answer per outcome, at its position: `fill` for a success, the item's status for a failure.
+    func answer<Value, Item: SwiftProtobuf.Message>(
+        _ outcomes: [Result<Value, DBOSError>], status: WritableKeyPath<Item, Imn_Dbos_V1_ItemStatus>, fill: (inout Item, Value) -> Void
+    ) -> [Item] {
+        outcomes.map { outcome in
+            var item = Item()
             switch outcome {
-            case .success(let registered):
-                item.response.agent = Imn_Dbos_V1_Agent(registered.agent)
-                item.response.new = registered.new
-            case .failure(let error): item.status = Self.itemStatus(error, logger: logger)
+            case .success(let value): fill(&item, value)
+            case .failure(let error): item[keyPath: status] = Self.itemStatus(error, logger: logger)
             }
             return item
         }
-        return response
     }
 
     static func checkBatch(_ count: Int) throws(RPCError) {
