@@ -175,7 +175,10 @@ let package = Package(
             dependencies: ["IMNCore"]),
         .testTarget(
             name: "DBOSTests",
-            dependencies: ["DBOS", "RedisClient", "IMNTestSupport"]),
+            dependencies: [
+                "DBOS", "RedisClient", "IMNTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
         .testTarget(
             name: "OTLPTests",
             dependencies: ["OTLP", "OTLPSink", "IMNTestSupport"]),

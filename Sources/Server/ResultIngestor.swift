@@ -137,7 +137,7 @@ final class ResultIngestor: Sendable {
         request.result.metadata.moduleRevision = result.moduleVersion
         request.result.metadata.ingestSource = "jetstream"
         do {
-            return try await dbos.storeResult(request).result
+            return try await dbos.storeResultStreamed(request).result
         } catch let error as RPCError where error.code == .alreadyExists {
             return nil  // stored once and deleted since: nothing to do
         }

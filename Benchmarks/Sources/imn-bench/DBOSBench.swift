@@ -10,12 +10,18 @@ struct DBOSBench: AsyncParsableCommand {
 
     @Option(help: "Calls per concurrent measurement.") var operations = 40_000
     @Option(help: "Path of the imn executable (env IMN_BINARY).") var imn: String?
+    @Option(help: "Which calls: all, unary, batch (group commit) or stream (StoreResultStream).") var calls = "all"
+    @Option(help: "appendfsync policies to measure, comma-separated.") var appendfsync = "everysec,always"
 
     func run() async throws {
         guard let imn = imn ?? ProcessInfo.processInfo.environment["IMN_BINARY"] else {
             throw ValidationError("give --imn or IMN_BINARY (Benchmarks/run does)")
         }
-        for policy in ["everysec", "always"] {
+        guard ["all", "unary", "batch", "stream"].contains(calls) else { throw ValidationError("--calls is all, unary, batch or stream") }
+        let unary = calls == "all" || calls == "unary"
+        let batch = calls == "all" || calls == "batch"
+        let stream = calls == "all" || calls == "stream"
+        for policy in appendfsync.split(separator: ",").map(String.init) {
             try await withRedisServer(appendfsync: policy) { redis in
                 let port = FreePort.next()
                 let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-bench-dbos-\(UUID().uuidString)")
@@ -36,14 +42,23 @@ struct DBOSBench: AsyncParsableCommand {
                     print("  Health.Check (no Redis), 1 client: \(health)")
                     for concurrency in [1, 16] {
                         let count = concurrency == 1 ? operations / 8 : operations
-                        let store = try await measure(count: count, concurrency: concurrency) { index in
-                            _ = try await client.storeResult(.bench("store-\(policy)-\(concurrency)-\(index)"))
+                        if stream {
+                            let streamed = try await measure(count: count * 4, concurrency: concurrency) { index in
+                                _ = try await client.storeResultStreamed(.bench("streamed-\(policy)-\(concurrency)-\(index)"))
+                            }
+                            print("  StoreResult over StoreResultStream, \(concurrency) client(s): \(streamed)")
                         }
-                        print("  StoreResult,    \(concurrency) client(s): \(store)")
-                        let state = try await measure(count: count, concurrency: concurrency) { index in
-                            _ = try await client.setModuleState(.bench("state-\(policy)-\(concurrency)-\(index)"))
+                        if unary {
+                            let store = try await measure(count: count, concurrency: concurrency) { index in
+                                _ = try await client.storeResult(.bench("store-\(policy)-\(concurrency)-\(index)"))
+                            }
+                            print("  StoreResult,    \(concurrency) client(s): \(store)")
+                            let state = try await measure(count: count, concurrency: concurrency) { index in
+                                _ = try await client.setModuleState(.bench("state-\(policy)-\(concurrency)-\(index)"))
+                            }
+                            print("  SetModuleState, \(concurrency) client(s): \(state)")
                         }
-                        print("  SetModuleState, \(concurrency) client(s): \(state)")
+                        guard batch else { continue }
                         let grouped = try await measure(count: count, concurrency: concurrency) { index in
                             _ = try await client.storeResultInBatch(.bench("grouped-\(policy)-\(concurrency)-\(index)"))
                         }

@@ -36,6 +36,27 @@ struct StoreBench: AsyncParsableCommand {
                 }
                 print("DBOSStore.storeResult in-process, \(concurrency) task(s): \(format(perSecond)) calls/s")
             }
+            for (tasks, batch) in [(1, 16), (2, 16), (2, 64), (4, 64)] {
+                let perSecond = try await rate(operations) {
+                    await withTaskGroup(of: Void.self) { group in
+                        for worker in 0..<tasks {
+                            group.addTask {
+                                var index = worker * batch
+                                while index < operations {
+                                    let items = (index..<min(index + batch, operations)).map { i in
+                                        Result<StoredResult, DBOSError>.success(
+                                            StoredResult(
+                                                requestID: "b\(tasks)-\(batch)-\(i)", agentID: "a", module: "m", status: .completed, payload: [1]))
+                                    }
+                                    _ = await store.storeResults(items)
+                                    index += tasks * batch
+                                }
+                            }
+                        }
+                    }
+                }
+                print("DBOSStore.storeResults in-process, \(tasks) task(s), batches of \(batch): \(format(perSecond)) results/s")
+            }
             await client.close()
         }
     }

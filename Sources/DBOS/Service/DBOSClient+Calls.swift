@@ -108,6 +108,22 @@ extension DBOSClient {
         try await stateBatcher.submit(request)
     }
 
+    /// StoreResult over the client's open StoreResultStream (``DBOSResultStream``): the same reply
+    /// or error as ``storeResult(_:)``, without a call per result. Retried like it on UNAVAILABLE.
+    public func storeResultStreamed(_ request: Imn_Dbos_V1_StoreResultRequest) async throws -> Imn_Dbos_V1_StoreResultResponse {
+        var backoff = Duration.milliseconds(50)
+        var attempt = 1
+        while true {
+            do {
+                return try await resultStream.submit(request)
+            } catch let error as RPCError where error.code == .unavailable && attempt < 4 {
+                try await Task.sleep(for: backoff)
+                backoff *= 2
+                attempt += 1
+            }
+        }
+    }
+
     static func makeResultBatcher(
         _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
     ) -> DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse> {

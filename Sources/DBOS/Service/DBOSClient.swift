@@ -18,6 +18,7 @@ public final class DBOSClient: Sendable {
     let timeout: Duration
     let resultBatcher: DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse>
     let stateBatcher: DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState>
+    let resultStream: DBOSResultStream
 
     /// `address` is `host:port` (default `127.0.0.1:50051`); `tls` nil is plaintext.
     public init(address: String = "127.0.0.1:50051", timeout: Duration = .seconds(5), tls: DBOSTLS.Client? = nil) throws {
@@ -26,19 +27,24 @@ public final class DBOSClient: Sendable {
             throw RPCError(code: .invalidArgument, message: "DBOS address must be host:port, got \"\(address)\"")
         }
         let transport = try HTTP2ClientTransport.Posix(
-            target: .dns(host: String(parts[0]), port: port), transportSecurity: tls?.transportSecurity ?? .plaintext)
+            target: .dns(host: String(parts[0]), port: port), transportSecurity: tls?.transportSecurity ?? .plaintext,
+            config: .defaults { $0.connection.flushCoalescing = nil })
         client = GRPCClient(transport: transport, interceptors: [ClientTracingInterceptor()])
         dbos = Imn_Dbos_V1_DBOS.Client(wrapping: client)
         health = Grpc_Health_V1_Health.Client(wrapping: client)
         self.timeout = timeout
         resultBatcher = Self.makeResultBatcher(dbos, options: Self.options(timeout: timeout, idempotent: true))
         stateBatcher = Self.makeStateBatcher(dbos, options: Self.options(timeout: timeout, idempotent: false))
+        resultStream = DBOSResultStream(dbos, timeout: timeout)
     }
 
     /// Maintains the connections until ``close()``.
     public func run() async throws { try await client.runConnections() }
 
-    public func close() { client.beginGracefulShutdown() }
+    public func close() {
+        resultStream.close()
+        client.beginGracefulShutdown()
+    }
 
     /// Options for a call: its deadline, and retries on UNAVAILABLE when `idempotent`.
     public func options(idempotent: Bool) -> CallOptions { Self.options(timeout: timeout, idempotent: idempotent) }

@@ -30,6 +30,7 @@ public final class DBOSServer: Service {
     private let redis: RedisClient
     private let probe: RedisClient
     private let health = HealthService()
+    private let service: DBOSService
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let transport: HTTP2ServerTransport.Posix
     private let logger: Logger
@@ -45,10 +46,13 @@ public final class DBOSServer: Service {
         probeConfiguration.commandTimeout = .seconds(1)
         probe = RedisClient(configuration: probeConfiguration, logger: logger)
         let store = DBOSStore(redis: redis, configuration: configuration.store, logger: logger)
+        let service = DBOSService(store: store, logger: logger)
+        self.service = service
         transport = HTTP2ServerTransport.Posix(
-            address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: configuration.tls?.transportSecurity ?? .plaintext)
+            address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: configuration.tls?.transportSecurity ?? .plaintext,
+            config: .defaults { $0.connection.flushCoalescing = nil })
         server = GRPCServer(
-            transport: transport, services: [DBOSService(store: store, logger: logger), health],
+            transport: transport, services: [service, health],
             interceptors: [ServerTracingInterceptor()] + (configuration.metrics.map { [ServerMetricsInterceptor(factory: $0)] } ?? []))
     }
 
@@ -78,6 +82,7 @@ public final class DBOSServer: Service {
             }
         } onGracefulShutdown: {
             self.server.beginGracefulShutdown()
+            self.service.endStreams()
         }
         await redis.close()
         await probe.close()

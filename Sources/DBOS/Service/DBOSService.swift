@@ -7,6 +7,7 @@ import Logging
 public struct DBOSService: Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
     let store: DBOSStore
     let logger: Logger
+    let streams = OpenStreams()
 
     public init(store: DBOSStore, logger: Logger = Logger(label: "imn.dbos.service")) {
         self.store = store
@@ -24,6 +25,9 @@ public struct DBOSService: Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
             throw Self.rpcError(error)
         }
     }
+
+    /// Ends the open StoreResultStream calls (at a graceful shutdown); new ones are refused.
+    public func endStreams() { streams.endAll() }
 
     static func rpcError(_ error: DBOSError) -> RPCError {
         let code: RPCError.Code =

@@ -312,6 +312,19 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "StoreResultStream" metadata.
+        public enum StoreResultStream: Sendable {
+            /// Request type for "StoreResultStream".
+            public typealias Input = Imn_Dbos_V1_StoreResultStreamRequest
+            /// Response type for "StoreResultStream".
+            public typealias Output = Imn_Dbos_V1_StoreResultStreamResponse
+            /// Descriptor for "StoreResultStream".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "imn.dbos.v1.DBOS"),
+                method: "StoreResultStream",
+                type: .bidirectionalStreaming
+            )
+        }
         /// Descriptors for all methods in the "imn.dbos.v1.DBOS" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             RegisterAgent.descriptor,
@@ -335,7 +348,8 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
             GetEvents.descriptor,
             SetModuleStates.descriptor,
             StoreResults.descriptor,
-            RegisterAgents.descriptor
+            RegisterAgents.descriptor,
+            StoreResultStream.descriptor
         ]
     }
 }
@@ -684,6 +698,27 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_RegisterAgentsResponse>
+
+        /// Handle the "StoreResultStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > StoreResult over one long-lived stream, without a call's set-up per result: every request is
+        /// > answered exactly once, in any order, by the response with its `sequence` and the status its own
+        /// > StoreResult call would have had. Requests that arrive together are stored in one Redis round
+        /// > trip. Idempotent like StoreResult: after a broken stream, resend what was not answered.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_StoreResultStreamRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_StoreResultStreamResponse` messages.
+        func storeResultStream(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_StoreResultStreamRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultStreamResponse>
     }
 
     /// Service protocol for the "imn.dbos.v1.DBOS" service.
@@ -1016,6 +1051,27 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.ServerRequest<Imn_Dbos_V1_RegisterAgentsRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_RegisterAgentsResponse>
+
+        /// Handle the "StoreResultStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > StoreResult over one long-lived stream, without a call's set-up per result: every request is
+        /// > answered exactly once, in any order, by the response with its `sequence` and the status its own
+        /// > StoreResult call would have had. Requests that arrive together are stored in one Redis round
+        /// > trip. Idempotent like StoreResult: after a broken stream, resend what was not answered.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_StoreResultStreamRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_StoreResultStreamResponse` messages.
+        func storeResultStream(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_StoreResultStreamRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultStreamResponse>
     }
 
     /// Simple service protocol for the "imn.dbos.v1.DBOS" service.
@@ -1346,6 +1402,28 @@ extension Imn_Dbos_V1_DBOS {
             request: Imn_Dbos_V1_RegisterAgentsRequest,
             context: GRPCCore.ServerContext
         ) async throws -> Imn_Dbos_V1_RegisterAgentsResponse
+
+        /// Handle the "StoreResultStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > StoreResult over one long-lived stream, without a call's set-up per result: every request is
+        /// > answered exactly once, in any order, by the response with its `sequence` and the status its own
+        /// > StoreResult call would have had. Requests that arrive together are stored in one Redis round
+        /// > trip. Idempotent like StoreResult: after a broken stream, resend what was not answered.
+        ///
+        /// - Parameters:
+        ///   - request: A stream of `Imn_Dbos_V1_StoreResultStreamRequest` messages.
+        ///   - response: A response stream of `Imn_Dbos_V1_StoreResultStreamResponse` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        func storeResultStream(
+            request: GRPCCore.RPCAsyncSequence<Imn_Dbos_V1_StoreResultStreamRequest, any Swift.Error>,
+            response: GRPCCore.RPCWriter<Imn_Dbos_V1_StoreResultStreamResponse>,
+            context: GRPCCore.ServerContext
+        ) async throws
     }
 }
 
@@ -1590,6 +1668,17 @@ extension Imn_Dbos_V1_DBOS.StreamingServiceProtocol {
             serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_RegisterAgentsResponse>(),
             handler: { request, context in
                 try await self.registerAgents(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Imn_Dbos_V1_DBOS.Method.StoreResultStream.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_StoreResultStreamRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_StoreResultStreamResponse>(),
+            handler: { request, context in
+                try await self.storeResultStream(
                     request: request,
                     context: context
                 )
@@ -2132,6 +2221,23 @@ extension Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
             metadata: [:]
         )
     }
+
+    public func storeResultStream(
+        request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_StoreResultStreamRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultStreamResponse> {
+        return GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultStreamResponse>(
+            metadata: [:],
+            producer: { writer in
+                try await self.storeResultStream(
+                    request: request.messages,
+                    response: writer,
+                    context: context
+                )
+                return [:]
+            }
+        )
+    }
 }
 
 // MARK: imn.dbos.v1.DBOS (client)
@@ -2574,6 +2680,32 @@ extension Imn_Dbos_V1_DBOS {
             deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_RegisterAgentsResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_RegisterAgentsResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "StoreResultStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > StoreResult over one long-lived stream, without a call's set-up per result: every request is
+        /// > answered exactly once, in any order, by the response with its `sequence` and the status its own
+        /// > StoreResult call would have had. Requests that arrive together are stored in one Redis round
+        /// > trip. Idempotent like StoreResult: after a broken stream, resend what was not answered.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Imn_Dbos_V1_StoreResultStreamRequest` messages.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_StoreResultStreamRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_StoreResultStreamResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func storeResultStream<Result>(
+            request: GRPCCore.StreamingClientRequest<Imn_Dbos_V1_StoreResultStreamRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_StoreResultStreamRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_StoreResultStreamResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Imn_Dbos_V1_StoreResultStreamResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -3267,6 +3399,41 @@ extension Imn_Dbos_V1_DBOS {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "StoreResultStream" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > StoreResult over one long-lived stream, without a call's set-up per result: every request is
+        /// > answered exactly once, in any order, by the response with its `sequence` and the status its own
+        /// > StoreResult call would have had. Requests that arrive together are stored in one Redis round
+        /// > trip. Idempotent like StoreResult: after a broken stream, resend what was not answered.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request producing `Imn_Dbos_V1_StoreResultStreamRequest` messages.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_StoreResultStreamRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_StoreResultStreamResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func storeResultStream<Result>(
+            request: GRPCCore.StreamingClientRequest<Imn_Dbos_V1_StoreResultStreamRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_StoreResultStreamRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_StoreResultStreamResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Imn_Dbos_V1_StoreResultStreamResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.bidirectionalStreaming(
+                request: request,
+                descriptor: Imn_Dbos_V1_DBOS.Method.StoreResultStream.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -3833,6 +4000,36 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_RegisterAgentsRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_RegisterAgentsResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StoreResultStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > StoreResult over one long-lived stream, without a call's set-up per result: every request is
+    /// > answered exactly once, in any order, by the response with its `sequence` and the status its own
+    /// > StoreResult call would have had. Requests that arrive together are stored in one Redis round
+    /// > trip. Idempotent like StoreResult: after a broken stream, resend what was not answered.
+    ///
+    /// - Parameters:
+    ///   - request: A streaming request producing `Imn_Dbos_V1_StoreResultStreamRequest` messages.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func storeResultStream<Result>(
+        request: GRPCCore.StreamingClientRequest<Imn_Dbos_V1_StoreResultStreamRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Imn_Dbos_V1_StoreResultStreamResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        try await self.storeResultStream(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_StoreResultStreamRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_StoreResultStreamResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4489,6 +4686,41 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             metadata: metadata
         )
         return try await self.registerAgents(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "StoreResultStream" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > StoreResult over one long-lived stream, without a call's set-up per result: every request is
+    /// > answered exactly once, in any order, by the response with its `sequence` and the status its own
+    /// > StoreResult call would have had. Requests that arrive together are stored in one Redis round
+    /// > trip. Idempotent like StoreResult: after a broken stream, resend what was not answered.
+    ///
+    /// - Parameters:
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - producer: A closure producing request messages to send to the server. Returning
+    ///       from the closure closes the request stream.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func storeResultStream<Result>(
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        requestProducer producer: @Sendable @escaping (GRPCCore.RPCWriter<Imn_Dbos_V1_StoreResultStreamRequest>) async throws -> Void,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Imn_Dbos_V1_StoreResultStreamResponse>) async throws -> Result
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.StreamingClientRequest<Imn_Dbos_V1_StoreResultStreamRequest>(
+            metadata: metadata,
+            producer: producer
+        )
+        return try await self.storeResultStream(
             request: request,
             options: options,
             onResponse: handleResponse
