@@ -72,8 +72,12 @@ struct MeasurementAPI: Sendable {
                 return Problem.json(
                     ["id": .string(requestID), "agent_id": .string(agentID), "module": .string(module), "untracked": true], status: .accepted)
             }
-            try await dispatch(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
-            let response = try await respond(requestID: requestID, agentID: agentID, module: module, wait: wait)
+            // Watching from before the command leaves, so that no terminal change can be missed and
+            // a fresh request needs no read of the state it has just created.
+            let response = try await waiters.watching(requestID) { waiter in
+                let created = try await dispatch(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
+                return try await respond(requestID: requestID, agentID: agentID, module: module, wait: wait, waiter: waiter, created: created)
+            }
             if response.status == .ok { inFlight.release(requestID) }  // terminal
             return response
         } catch {
@@ -128,8 +132,10 @@ struct MeasurementAPI: Sendable {
     }
 
     /// Validates, creates the state in DBOS and has the agent accept the command. The same
-    /// `requestID` again is the same request: it returns without running anything twice.
-    func dispatch(agentID: String, module: String, input given: JSONValue, requestID: String) async throws {
+    /// `requestID` again is the same request: it returns without running anything twice. Returns
+    /// the state it created (nil for a request seen before).
+    @discardableResult
+    func dispatch(agentID: String, module: String, input given: JSONValue, requestID: String) async throws -> Imn_Dbos_V1_ModuleState? {
         try Self.checkRequestID(requestID)
         let input: JSONValue
         do {
@@ -137,7 +143,7 @@ struct MeasurementAPI: Sendable {
         } catch let problem as Problem {
             // A request seen before is answered as it stands, even if the agent has gone since.
             if let existing = try? await dbos.getModuleState(.init(requestID: requestID)), existing.agentID == agentID, existing.module == module {
-                return
+                return nil
             }
             throw problem
         }
@@ -150,8 +156,9 @@ struct MeasurementAPI: Sendable {
         // The deadline first (or alongside): a server that dies right after creating the state
         // leaves a request that its deadline will end.
         async let deadline: Void = scheduleDeadline(requestID: requestID, agentID: agentID, module: module)
+        var created: Imn_Dbos_V1_ModuleState?
         do {
-            _ = try await dbos.setModuleState(create)
+            created = try await dbos.setModuleState(create)
             try await deadline
         } catch let error as RPCError where error.code == .aborted {
             // The same key again: the same request, never run twice. Still `created`, its command
@@ -160,7 +167,7 @@ struct MeasurementAPI: Sendable {
             _ = try? await deadline
             guard let existing = try? await dbos.getModuleState(.init(requestID: requestID)),
                 existing.state == "created", existing.agentID == agentID, existing.module == module
-            else { return }
+            else { return nil }
         } catch let error as RPCError {
             throw Problem(status: .serviceUnavailable, title: "State service unavailable", detail: error.message)
         }
@@ -178,6 +185,7 @@ struct MeasurementAPI: Sendable {
             try? await fail(requestID, agentID: agentID, module: module, detail: "\(error)")
             throw Problem(status: .serviceUnavailable, title: "Agent unreachable", detail: "\(error.code): \(error.message)")
         }
+        return created
     }
 
     /// `?untracked=true`: the prototype's behaviour, publish and answer at once. The agent's
@@ -229,33 +237,39 @@ struct MeasurementAPI: Sendable {
 
     /// 202 with the current state, or (with `wait`) 200 with the result once terminal. A wait is
     /// woken by a terminal change: answered from what this replica's ingestion stored, or read
-    /// from DBOS when another replica stored it.
-    func respond(requestID: String, agentID: String, module: String, wait: Double?) async throws -> Response {
+    /// from DBOS when another replica stored it. `created` is the state the request was just
+    /// created with (a terminal change since then has woken `waiter`); nil reads it from DBOS.
+    func respond(
+        requestID: String, agentID: String, module: String, wait: Double?, waiter: StateWaiters.Waiter, created: Imn_Dbos_V1_ModuleState?
+    ) async throws -> Response {
         let deadline = ContinuousClock.now + .milliseconds(Int64(min(max(wait ?? 0, 0), 60) * 1000))
         let get = Imn_Dbos_V1_GetModuleStateRequest(requestID: requestID)
-        return try await waiters.watching(requestID) { waiter in
-            var state = try await call { try await dbos.getModuleState(get) }
-            while true {
-                let terminal = ModuleStateName(rawValue: state.state)?.isTerminal == true
-                if terminal && wait != nil {
-                    var result = waiter.outcome?.result
-                    if result == nil {
-                        var request = Imn_Dbos_V1_GetResultRequest()
-                        request.requestID = requestID
-                        result = try? await dbos.getResult(request)
-                    }
-                    return Self.answer(state: state, result: result, agentID: agentID, module: module, terminal: true)
+        var state: Imn_Dbos_V1_ModuleState
+        if let known = waiter.outcome?.state ?? created {
+            state = known
+        } else {
+            state = try await call { try await dbos.getModuleState(get) }
+        }
+        while true {
+            let terminal = ModuleStateName(rawValue: state.state)?.isTerminal == true
+            if terminal && wait != nil {
+                var result = waiter.outcome?.result
+                if result == nil {
+                    var request = Imn_Dbos_V1_GetResultRequest()
+                    request.requestID = requestID
+                    result = try? await dbos.getResult(request)
                 }
-                let now = ContinuousClock.now
-                if wait == nil || now >= deadline {
-                    return Self.answer(state: state, result: nil, agentID: agentID, module: module, terminal: false)
-                }
-                await waiter.signal.wait(timeout: min(deadline - now, .milliseconds(250)))
-                if let handed = waiter.outcome {
-                    state = handed.state
-                } else {
-                    state = try await call { try await dbos.getModuleState(get) }
-                }
+                return Self.answer(state: state, result: result, agentID: agentID, module: module, terminal: true)
+            }
+            let now = ContinuousClock.now
+            if wait == nil || now >= deadline {
+                return Self.answer(state: state, result: nil, agentID: agentID, module: module, terminal: false)
+            }
+            await waiter.signal.wait(timeout: min(deadline - now, .milliseconds(250)))
+            if let handed = waiter.outcome {
+                state = handed.state
+            } else {
+                state = try await call { try await dbos.getModuleState(get) }
             }
         }
     }

@@ -50,22 +50,100 @@ final class ResultIngestor: Sendable {
         }
         guard let consumer else { return }
         defer { consumer.close() }
-        while !Task.isCancelled {
-            let messages = (try? await consumer.fetch(batch: 64, timeout: .milliseconds(500))) ?? []
-            // Requests are independent: apply them side by side, each one's transitions in order.
-            var byRequest: [String: [JetStreamMessage]] = [:]
-            var order: [String] = []
-            for message in messages {
-                let key = message.headers["Nats-Msg-Id"].map { String($0.prefix { $0 != ":" }) } ?? "\(message.subject)#\(order.count)"
-                if byRequest[key] == nil { order.append(key) }
-                byRequest[key, default: []].append(message)
-            }
-            await withDiscardingTaskGroup { group in
+        // Requests are independent: each has its own lane, where its messages are applied in
+        // order, while the next fetch goes on; at most `maxLanes` requests are being applied.
+        let lanes = Lanes()
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                await lanes.waitForRoom(Self.maxLanes)
+                let messages = (try? await consumer.fetch(batch: 64, timeout: .milliseconds(500))) ?? []
+                var byRequest: [String: [JetStreamMessage]] = [:]
+                var order: [String] = []
+                for message in messages {
+                    let key = message.headers["Nats-Msg-Id"].map { String($0.prefix { $0 != ":" }) } ?? "\(message.subject)#\(order.count)"
+                    if byRequest[key] == nil { order.append(key) }
+                    byRequest[key, default: []].append(message)
+                }
                 for key in order {
-                    let batch = byRequest[key] ?? []
-                    group.addTask { await self.apply(batch) }
+                    guard let first = lanes.enter(key, byRequest[key] ?? []) else { continue }  // its lane runs: queued there
+                    group.addTask {
+                        var batch: [JetStreamMessage]? = first
+                        while var current = batch {
+                            if !current.contains(where: Self.isTerminal) {
+                                // An earlier state: the result often follows within milliseconds,
+                                // and then one DBOS write brings the state all the way.
+                                current += await lanes.more(key, within: Self.holdEarlierStates)
+                            }
+                            await self.apply(current)
+                            batch = lanes.next(key)
+                        }
+                    }
                 }
             }
+        }
+    }
+
+    /// How long an earlier state (started, running) waits for its request's next message.
+    static let holdEarlierStates = Duration.milliseconds(5)
+    static let maxLanes = 512
+
+    /// Whether a message carries a terminal state (its `Nats-Msg-Id` is `<request id>:<state>`).
+    static func isTerminal(_ message: JetStreamMessage) -> Bool {
+        guard let id = message.headers["Nats-Msg-Id"], let colon = id.lastIndex(of: ":") else { return false }
+        return ModuleStateName(rawValue: String(id[id.index(after: colon)...]))?.isTerminal == true
+    }
+
+    /// One lane per request being applied: batches fetched meanwhile for the same request wait in
+    /// its queue, so one request's messages are never applied out of order or side by side.
+    final class Lanes: Sendable {
+        private struct Lane {
+            var queue: [[JetStreamMessage]] = []
+            let arrived = WakeSignal()
+        }
+        private let lanes = Mutex<[String: Lane]>([:])
+        private let room = WakeSignal()
+
+        /// The batch to start a lane with, or nil when the request's lane runs (the batch is queued).
+        func enter(_ key: String, _ batch: [JetStreamMessage]) -> [JetStreamMessage]? {
+            let running = lanes.withLock { lanes -> WakeSignal? in
+                if let lane = lanes[key] {
+                    lanes[key]?.queue.append(batch)
+                    return lane.arrived
+                }
+                lanes[key] = Lane()
+                return nil
+            }
+            guard let running else { return batch }
+            running.signal()
+            return nil
+        }
+
+        /// What is queued for the lane, waiting up to `within` for something when nothing is.
+        func more(_ key: String, within: Duration) async -> [JetStreamMessage] {
+            guard let arrived = lanes.withLock({ $0[key].map { $0.queue.isEmpty ? $0.arrived : nil } }) else { return [] }
+            if let arrived { await arrived.wait(timeout: within) }
+            return lanes.withLock { lanes in
+                defer { lanes[key]?.queue = [] }
+                return lanes[key]?.queue.flatMap { $0 } ?? []
+            }
+        }
+
+        /// The lane's next batch, or nil (and the lane closed) when none is queued.
+        func next(_ key: String) -> [JetStreamMessage]? {
+            let next = lanes.withLock { lanes -> [JetStreamMessage]? in
+                guard let queue = lanes[key]?.queue, !queue.isEmpty else {
+                    lanes[key] = nil
+                    return nil
+                }
+                lanes[key]?.queue = []
+                return queue.flatMap { $0 }
+            }
+            if next == nil { room.signal() }
+            return next
+        }
+
+        func waitForRoom(_ limit: Int) async {
+            while lanes.withLock({ $0.count }) >= limit { await room.wait(timeout: .milliseconds(100)) }
         }
     }
 

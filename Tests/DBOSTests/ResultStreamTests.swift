@@ -58,11 +58,16 @@ struct ResultStreamTests {
             var configuration = DBOSServer.Configuration()
             configuration.port = port
             configuration.redis = try RedisConfiguration(url: redis.redisURL)
-            let client = try DBOSClient(address: "127.0.0.1:\(port)", timeout: .seconds(3))
+            let client = try DBOSClient(address: "127.0.0.1:\(port)", timeout: .seconds(20))
+            // A second client with a short deadline, for the call made while DBOS is down.
+            let impatient = try DBOSClient(address: "127.0.0.1:\(port)", timeout: .seconds(2))
             let connections = Task { try await client.run() }
+            let impatientConnections = Task { try await impatient.run() }
             defer {
                 client.close()
+                impatient.close()
                 connections.cancel()
+                impatientConnections.cancel()
             }
             // First DBOS: a stream opens; its graceful shutdown must not wait for the client.
             let first = try await Self.run(configuration) {
@@ -71,7 +76,7 @@ struct ResultStreamTests {
             }
             #expect(first < .seconds(10), "the open stream held DBOS's shutdown for \(first)")
             // While DBOS is down: a clear error by the call's deadline, nothing hangs.
-            let whileDown = await rpcCode { _ = try await client.storeResultStreamed(.make("while-down")) }
+            let whileDown = await rpcCode { _ = try await impatient.storeResultStreamed(.make("while-down")) }
             #expect(whileDown == .deadlineExceeded || whileDown == .unavailable)
             // Second DBOS on the same port: a new stream; the first id is still a duplicate.
             _ = try await Self.run(configuration) {

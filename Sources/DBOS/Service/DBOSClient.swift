@@ -28,7 +28,12 @@ public final class DBOSClient: Sendable {
         }
         let transport = try HTTP2ClientTransport.Posix(
             target: .dns(host: String(parts[0]), port: port), transportSecurity: tls?.transportSecurity ?? .plaintext,
-            config: .defaults { $0.connection.flushCoalescing = nil })
+            config: .defaults {
+                // Every flush goes out at once: DBOS calls are small and latency-bound.
+                $0.connection.flushCoalescing = nil
+                // After a DBOS restart, connect again within two seconds (the default backs off to two minutes).
+                $0.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
+            })
         client = GRPCClient(transport: transport, interceptors: [ClientTracingInterceptor()])
         dbos = Imn_Dbos_V1_DBOS.Client(wrapping: client)
         health = Grpc_Health_V1_Health.Client(wrapping: client)

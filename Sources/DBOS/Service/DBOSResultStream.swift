@@ -1,6 +1,7 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Synchronization
+import Tracing
 
 /// StoreResult over one StoreResultStream call that stays open (opened at the first result,
 /// reopened after a break): no call set-up per result, and what callers submit together travels
@@ -33,7 +34,27 @@ final class DBOSResultStream: Sendable {
         self.timeout = timeout
     }
 
+    /// Stores `request`; traced like a unary StoreResult (a client span whose context rides in the
+    /// message) unless the caller runs ``DBOSClient/untraced(_:)``.
     func submit(_ request: Imn_Dbos_V1_StoreResultRequest) async throws -> Reply {
+        if DBOSClient.isUntraced { return try await submit(request, traceContext: [:]) }
+        return try await withSpan("imn.dbos.v1.DBOS/StoreResult", ofKind: .client) { span in
+            span.attributes["rpc.system"] = "grpc"
+            span.attributes["rpc.service"] = "imn.dbos.v1.DBOS"
+            span.attributes["rpc.method"] = "StoreResult"
+            span.attributes["imn.dbos.stream"] = true
+            var traceContext: [String: String] = [:]
+            InstrumentationSystem.instrument.inject(span.context, into: &traceContext, using: DictionaryCarrier())
+            do {
+                return try await submit(request, traceContext: traceContext)
+            } catch let error as RPCError {
+                span.attributes["rpc.grpc.status_code"] = error.code.rawValue
+                throw error
+            }
+        }
+    }
+
+    private func submit(_ request: Imn_Dbos_V1_StoreResultRequest, traceContext: [String: String]) async throws -> Reply {
         try await withCheckedThrowingContinuation { continuation in
             let deadline = ContinuousClock.now + timeout
             let opened = state.withLock { state -> (StreamInbox<Request>, Request, Bool)? in
@@ -41,6 +62,7 @@ final class DBOSResultStream: Sendable {
                 var message = Request()
                 message.sequence = state.nextSequence
                 message.request = request
+                message.traceContext = traceContext
                 state.nextSequence += 1
                 state.pending[message.sequence] = Pending(continuation: continuation, deadline: deadline)
                 if let outbox = state.outbox { return (outbox, message, false) }

@@ -50,6 +50,7 @@ public final class DBOSServer: Service {
         self.service = service
         transport = HTTP2ServerTransport.Posix(
             address: .ipv4(host: configuration.host, port: configuration.port), transportSecurity: configuration.tls?.transportSecurity ?? .plaintext,
+            // Every flush goes out at once (the default holds each up to 100 µs to coalesce writes).
             config: .defaults { $0.connection.flushCoalescing = nil })
         server = GRPCServer(
             transport: transport, services: [service, health],

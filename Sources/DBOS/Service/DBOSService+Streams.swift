@@ -1,5 +1,6 @@
 import GRPCCore
 import Synchronization
+import Tracing
 
 // StoreResultStream: StoreResult calls over one long-lived stream. What arrives while a batch is
 // being stored forms the next batch (one Redis round trip); each request is answered with its
@@ -20,7 +21,23 @@ extension DBOSService {
             }
             while let batch = await inbox.next(max: Self.maxBatchItems) {
                 let results = batch.map { message in Result { () throws(DBOSError) in try message.request.result.stored() } }
-                let outcomes: [Imn_Dbos_V1_StoreResultOutcome] = answer(await store.storeResults(results), status: \.status) { item, stored in
+                // A server span per traced result, as its unary call would have; the batch's Redis
+                // work is recorded under the first of them.
+                let spans = batch.filter { !$0.traceContext.isEmpty }.map { message in
+                    var parent = ServiceContext.topLevel
+                    InstrumentationSystem.instrument.extract(message.traceContext, into: &parent, using: DictionaryCarrier())
+                    let span = InstrumentationSystem.tracer.startSpan("imn.dbos.v1.DBOS/StoreResult", context: parent, ofKind: .server)
+                    span.attributes["rpc.system"] = "grpc"
+                    span.attributes["rpc.service"] = "imn.dbos.v1.DBOS"
+                    span.attributes["rpc.method"] = "StoreResult"
+                    span.attributes["imn.dbos.batch_size"] = batch.count
+                    return span
+                }
+                let stored = await ServiceContext.$current.withValue(spans.first?.context ?? ServiceContext.current) {
+                    await store.storeResults(results)
+                }
+                for span in spans { span.end() }
+                let outcomes: [Imn_Dbos_V1_StoreResultOutcome] = answer(stored, status: \.status) { item, stored in
                     item.response.result = Imn_Dbos_V1_Result(stored.result)
                     item.response.duplicate = stored.duplicate
                 }

@@ -78,3 +78,9 @@ extension DBOSClient {
 extension String {
     func leftPadded(_ width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
+
+/// Trace context in a message's string map (StoreResultStream carries it per result).
+struct DictionaryCarrier: Injector, Extractor {
+    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
+    func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+}

@@ -183,6 +183,10 @@ public nonisolated struct Imn_Dbos_V1_StoreResultStreamRequest: Sendable {
   /// Clears the value of `request`. Subsequent reads from it will return its default value.
   public mutating func clearRequest() {self._request = nil}
 
+  /// The caller's trace context (W3C `traceparent`, `tracestate`), which a unary call carries in
+  /// its metadata: DBOS records the store as a server span of that trace.
+  public var traceContext: Dictionary<String,String> = [:]
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1358,7 +1362,7 @@ nonisolated extension Imn_Dbos_V1_StoreResultOutcome: SwiftProtobuf.Message, Swi
 
 nonisolated extension Imn_Dbos_V1_StoreResultStreamRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StoreResultStreamRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}request\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}sequence\0\u{1}request\0\u{3}trace_context\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1368,6 +1372,7 @@ nonisolated extension Imn_Dbos_V1_StoreResultStreamRequest: SwiftProtobuf.Messag
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt64Field(value: &self.sequence) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._request) }()
+      case 3: try { try decoder.decodeMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: &self.traceContext) }()
       default: break
       }
     }
@@ -1384,12 +1389,16 @@ nonisolated extension Imn_Dbos_V1_StoreResultStreamRequest: SwiftProtobuf.Messag
     try { if let v = self._request {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if !self.traceContext.isEmpty {
+      try visitor.visitMapField(fieldType: SwiftProtobuf._ProtobufMap<SwiftProtobuf.ProtobufString,SwiftProtobuf.ProtobufString>.self, value: self.traceContext, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Imn_Dbos_V1_StoreResultStreamRequest, rhs: Imn_Dbos_V1_StoreResultStreamRequest) -> Bool {
     if lhs.sequence != rhs.sequence {return false}
     if lhs._request != rhs._request {return false}
+    if lhs.traceContext != rhs.traceContext {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
