@@ -68,6 +68,13 @@ struct DBOSBench: AsyncParsableCommand {
                         }
                         print("  SetModuleState by group commit (SetModuleStates), \(concurrency) client(s): \(groupedStates)")
                     }
+                    if stream {
+                        // Past the goal's 16 closed-loop clients: how far the stream goes when callers wait less.
+                        let wide = try await measure(count: operations * 4, concurrency: 128) { index in
+                            _ = try await client.storeResultStreamed(.bench("streamed-wide-\(policy)-\(index)"))
+                        }
+                        print("  StoreResult over StoreResultStream, 128 callers: \(wide)")
+                    }
                     if let reference = RedisBench.redisBenchmark(port: redis.port, operations: operations, clients: 16, pipeline: 1) {
                         print("  redis-benchmark -t set -c 16 (no pipelining): \(format(reference)) ops/s")
                     }
