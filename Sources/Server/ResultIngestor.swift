@@ -52,32 +52,14 @@ final class ResultIngestor: Sendable {
         defer { consumer.close() }
         // Requests are independent: each has its own lane, where its messages are applied in
         // order, while the next fetch goes on; at most `maxLanes` requests are being applied.
-        let lanes = Lanes()
+        let lanes = IngestionLanes()
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
                 await lanes.waitForRoom(Self.maxLanes)
                 let messages = (try? await consumer.fetch(batch: 64, timeout: .milliseconds(500))) ?? []
-                var byRequest: [String: [JetStreamMessage]] = [:]
-                var order: [String] = []
-                for message in messages {
-                    let key = message.headers["Nats-Msg-Id"].map { String($0.prefix { $0 != ":" }) } ?? "\(message.subject)#\(order.count)"
-                    if byRequest[key] == nil { order.append(key) }
-                    byRequest[key, default: []].append(message)
-                }
-                for key in order {
-                    guard let first = lanes.enter(key, byRequest[key] ?? []) else { continue }  // its lane runs: queued there
-                    group.addTask {
-                        var batch: [JetStreamMessage]? = first
-                        while var current = batch {
-                            if !current.contains(where: Self.isTerminal) {
-                                // An earlier state: the result often follows within milliseconds,
-                                // and then one DBOS write brings the state all the way.
-                                current += await lanes.more(key, within: Self.holdEarlierStates)
-                            }
-                            await self.apply(current)
-                            batch = lanes.next(key)
-                        }
-                    }
+                for (key, batch) in Self.byRequest(messages) {
+                    guard let first = lanes.enter(key, batch) else { continue }  // its lane runs: queued there
+                    group.addTask { await self.drain(lane: key, first: first, lanes) }
                 }
             }
         }
@@ -87,64 +69,41 @@ final class ResultIngestor: Sendable {
     static let holdEarlierStates = Duration.milliseconds(5)
     static let maxLanes = 512
 
-    /// Whether a message carries a terminal state (its `Nats-Msg-Id` is `<request id>:<state>`).
-    static func isTerminal(_ message: JetStreamMessage) -> Bool {
-        guard let id = message.headers["Nats-Msg-Id"], let colon = id.lastIndex(of: ":") else { return false }
-        return ModuleStateName(rawValue: String(id[id.index(after: colon)...]))?.isTerminal == true
+    /// Applies a lane's messages until none are queued: an earlier state first waits briefly for
+    /// its result, which often follows within milliseconds, so that one DBOS write brings the state
+    /// all the way.
+    func drain(lane key: String, first: [JetStreamMessage], _ lanes: IngestionLanes) async {
+        var batch: [JetStreamMessage]? = first
+        while var current = batch {
+            if !current.contains(where: { Self.messageID(of: $0)?.isTerminal == true }) {
+                current += await lanes.more(key, within: Self.holdEarlierStates)
+            }
+            await apply(current)
+            batch = lanes.next(key)
+        }
     }
 
-    /// One lane per request being applied: batches fetched meanwhile for the same request wait in
-    /// its queue, so one request's messages are never applied out of order or side by side.
-    final class Lanes: Sendable {
-        private struct Lane {
-            var queue: [[JetStreamMessage]] = []
-            let arrived = WakeSignal()
-        }
-        private let lanes = Mutex<[String: Lane]>([:])
-        private let room = WakeSignal()
-
-        /// The batch to start a lane with, or nil when the request's lane runs (the batch is queued).
-        func enter(_ key: String, _ batch: [JetStreamMessage]) -> [JetStreamMessage]? {
-            let running = lanes.withLock { lanes -> WakeSignal? in
-                if let lane = lanes[key] {
-                    lanes[key]?.queue.append(batch)
-                    return lane.arrived
-                }
-                lanes[key] = Lane()
-                return nil
-            }
-            guard let running else { return batch }
-            running.signal()
-            return nil
-        }
-
-        /// What is queued for the lane, waiting up to `within` for something when nothing is.
-        func more(_ key: String, within: Duration) async -> [JetStreamMessage] {
-            guard let arrived = lanes.withLock({ $0[key].map { $0.queue.isEmpty ? $0.arrived : nil } }) else { return [] }
-            if let arrived { await arrived.wait(timeout: within) }
-            return lanes.withLock { lanes in
-                defer { lanes[key]?.queue = [] }
-                return lanes[key]?.queue.flatMap { $0 } ?? []
+    /// A fetch's messages by request, in order of first appearance.
+    static func byRequest(_ messages: [JetStreamMessage]) -> [(key: String, messages: [JetStreamMessage])] {
+        var groups: [(key: String, messages: [JetStreamMessage])] = []
+        var position: [String: Int] = [:]
+        for message in messages {
+            // A message without an id (not an agent's) is a request of its own.
+            let key = messageID(of: message)?.requestID ?? "\(message.subject)#\(groups.count)"
+            if let index = position[key] {
+                groups[index].messages.append(message)
+            } else {
+                position[key] = groups.count
+                groups.append((key, [message]))
             }
         }
+        return groups
+    }
 
-        /// The lane's next batch, or nil (and the lane closed) when none is queued.
-        func next(_ key: String) -> [JetStreamMessage]? {
-            let next = lanes.withLock { lanes -> [JetStreamMessage]? in
-                guard let queue = lanes[key]?.queue, !queue.isEmpty else {
-                    lanes[key] = nil
-                    return nil
-                }
-                lanes[key]?.queue = []
-                return queue.flatMap { $0 }
-            }
-            if next == nil { room.signal() }
-            return next
-        }
-
-        func waitForRoom(_ limit: Int) async {
-            while lanes.withLock({ $0.count }) >= limit { await room.wait(timeout: .milliseconds(100)) }
-        }
+    /// The `Nats-Msg-Id` an agent gives each transition, `<request id>:<state>`.
+    static func messageID(of message: JetStreamMessage) -> (requestID: String, isTerminal: Bool)? {
+        guard let id = message.headers["Nats-Msg-Id"], let colon = id.lastIndex(of: ":") else { return nil }
+        return (String(id[..<colon]), ModuleStateName(rawValue: String(id[id.index(after: colon)...]))?.isTerminal == true)
     }
 
     /// Applies one request's messages from a fetch: the state is brought straight to the

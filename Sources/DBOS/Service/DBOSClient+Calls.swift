@@ -109,16 +109,17 @@ extension DBOSClient {
     }
 
     /// StoreResult over the client's open StoreResultStream (``DBOSResultStream``): the same reply
-    /// or error as ``storeResult(_:)``, without a call per result. Retried like it on UNAVAILABLE.
+    /// or error as ``storeResult(_:)``, without a call per result. Retried like it (``idempotentRetry``).
     public func storeResultStreamed(_ request: Imn_Dbos_V1_StoreResultRequest) async throws -> Imn_Dbos_V1_StoreResultResponse {
-        var backoff = Duration.milliseconds(50)
+        let policy = Self.idempotentRetry
+        var backoff = policy.initialBackoff
         var attempt = 1
         while true {
             do {
                 return try await resultStream.submit(request)
-            } catch let error as RPCError where error.code == .unavailable && attempt < 4 {
+            } catch let error as RPCError where policy.retryableStatusCodes.contains(Status.Code(error.code)) && attempt < policy.maxAttempts {
                 try await Task.sleep(for: backoff)
-                backoff *= 2
+                backoff = min(backoff * policy.backoffMultiplier, policy.maxBackoff)
                 attempt += 1
             }
         }

@@ -57,14 +57,13 @@ public final class DBOSClient: Sendable {
     static func options(timeout: Duration, idempotent: Bool) -> CallOptions {
         var options = CallOptions.defaults
         options.timeout = timeout
-        if idempotent {
-            options.executionPolicy = .retry(
-                RetryPolicy(
-                    maxAttempts: 4, initialBackoff: .milliseconds(50), maxBackoff: .seconds(1), backoffMultiplier: 2,
-                    retryableStatusCodes: [.unavailable]))
-        }
+        if idempotent { options.executionPolicy = .retry(idempotentRetry) }
         return options
     }
+
+    /// How idempotent calls are retried (``storeResultStreamed(_:)`` follows it too).
+    static let idempotentRetry = RetryPolicy(
+        maxAttempts: 4, initialBackoff: .milliseconds(50), maxBackoff: .seconds(1), backoffMultiplier: 2, retryableStatusCodes: [.unavailable])
 
     /// True when DBOS says it is serving (Redis reachable).
     public func isServing() async -> Bool {

@@ -38,10 +38,9 @@ final class DBOSResultStream: Sendable {
     /// message) unless the caller runs ``DBOSClient/untraced(_:)``.
     func submit(_ request: Imn_Dbos_V1_StoreResultRequest) async throws -> Reply {
         if DBOSClient.isUntraced { return try await submit(request, traceContext: [:]) }
-        return try await withSpan("imn.dbos.v1.DBOS/StoreResult", ofKind: .client) { span in
-            span.attributes["rpc.system"] = "grpc"
-            span.attributes["rpc.service"] = "imn.dbos.v1.DBOS"
-            span.attributes["rpc.method"] = "StoreResult"
+        let method = Imn_Dbos_V1_DBOS.Method.StoreResult.descriptor
+        return try await withSpan(method.fullyQualifiedMethod, ofKind: .client) { span in
+            span.setRPCAttributes(method)
             span.attributes["imn.dbos.stream"] = true
             var traceContext: [String: String] = [:]
             InstrumentationSystem.instrument.inject(span.context, into: &traceContext, using: DictionaryCarrier())

@@ -29,11 +29,16 @@ extension DBOSService {
         try Self.checkBatch(request.items.count)
         let results = request.items.map { item in Result { () throws(DBOSError) in try item.result.stored() } }
         var response = Imn_Dbos_V1_StoreResultsResponse()
-        response.items = answer(await store.storeResults(results), status: \.status) { item, stored in
+        response.items = storeOutcomes(await store.storeResults(results))
+        return response
+    }
+
+    /// StoreResults' and StoreResultStream's answer per result.
+    func storeOutcomes(_ stored: [Result<(result: StoredResult, duplicate: Bool), DBOSError>]) -> [Imn_Dbos_V1_StoreResultOutcome] {
+        answer(stored, status: \.status) { item, stored in
             item.response.result = Imn_Dbos_V1_Result(stored.result)
             item.response.duplicate = stored.duplicate
         }
-        return response
     }
 
     public func registerAgents(request: Imn_Dbos_V1_RegisterAgentsRequest, context: ServerContext) async throws

@@ -23,13 +23,12 @@ extension DBOSService {
                 let results = batch.map { message in Result { () throws(DBOSError) in try message.request.result.stored() } }
                 // A server span per traced result, as its unary call would have; the batch's Redis
                 // work is recorded under the first of them.
+                let method = Imn_Dbos_V1_DBOS.Method.StoreResult.descriptor
                 let spans = batch.filter { !$0.traceContext.isEmpty }.map { message in
                     var parent = ServiceContext.topLevel
                     InstrumentationSystem.instrument.extract(message.traceContext, into: &parent, using: DictionaryCarrier())
-                    let span = InstrumentationSystem.tracer.startSpan("imn.dbos.v1.DBOS/StoreResult", context: parent, ofKind: .server)
-                    span.attributes["rpc.system"] = "grpc"
-                    span.attributes["rpc.service"] = "imn.dbos.v1.DBOS"
-                    span.attributes["rpc.method"] = "StoreResult"
+                    let span = InstrumentationSystem.tracer.startSpan(method.fullyQualifiedMethod, context: parent, ofKind: .server)
+                    span.setRPCAttributes(method)
                     span.attributes["imn.dbos.batch_size"] = batch.count
                     return span
                 }
@@ -37,12 +36,8 @@ extension DBOSService {
                     await store.storeResults(results)
                 }
                 for span in spans { span.end() }
-                let outcomes: [Imn_Dbos_V1_StoreResultOutcome] = answer(stored, status: \.status) { item, stored in
-                    item.response.result = Imn_Dbos_V1_Result(stored.result)
-                    item.response.duplicate = stored.duplicate
-                }
                 try await response.write(
-                    contentsOf: zip(batch, outcomes).map { message, outcome in
+                    contentsOf: zip(batch, storeOutcomes(stored)).map { message, outcome in
                         var reply = Imn_Dbos_V1_StoreResultStreamResponse()
                         reply.sequence = message.sequence
                         reply.outcome = outcome

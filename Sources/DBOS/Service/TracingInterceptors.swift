@@ -17,9 +17,7 @@ struct ClientTracingInterceptor: ClientInterceptor {
             return try await next(request, context)
         }
         return try await withSpan(context.descriptor.fullyQualifiedMethod, ofKind: .client) { span in
-            span.attributes["rpc.system"] = "grpc"
-            span.attributes["rpc.service"] = context.descriptor.service.fullyQualifiedService
-            span.attributes["rpc.method"] = context.descriptor.method
+            span.setRPCAttributes(context.descriptor)
             var request = request
             InstrumentationSystem.instrument.inject(span.context, into: &request.metadata, using: MetadataCarrier())
             let response = try await next(request, context)
@@ -40,9 +38,7 @@ struct ServerTracingInterceptor: ServerInterceptor {
         var parent = ServiceContext.current ?? .topLevel
         InstrumentationSystem.instrument.extract(request.metadata, into: &parent, using: MetadataCarrier())
         return try await withSpan(context.descriptor.fullyQualifiedMethod, context: parent, ofKind: .server) { span in
-            span.attributes["rpc.system"] = "grpc"
-            span.attributes["rpc.service"] = context.descriptor.service.fullyQualifiedService
-            span.attributes["rpc.method"] = context.descriptor.method
+            span.setRPCAttributes(context.descriptor)
             let response = try await next(request, context)
             if case .failure(let error) = response.accepted {
                 span.attributes["rpc.grpc.status_code"] = error.code.rawValue
@@ -83,4 +79,13 @@ extension String {
 struct DictionaryCarrier: Injector, Extractor {
     func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) { carrier[key] = value }
     func extract(key: String, from carrier: [String: String]) -> String? { carrier[key] }
+}
+
+extension Span {
+    /// What every DBOS call's span says of the call (OpenTelemetry's RPC conventions).
+    func setRPCAttributes(_ method: MethodDescriptor) {
+        attributes["rpc.system"] = "grpc"
+        attributes["rpc.service"] = method.service.fullyQualifiedService
+        attributes["rpc.method"] = method.method
+    }
 }
