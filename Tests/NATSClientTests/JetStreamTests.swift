@@ -88,13 +88,15 @@ struct JetStreamTests {
             let connection = try await NATSClientTests.connect(server)
             try await connection.jetStream.createOrUpdateStream(Self.stream)
             _ = try await connection.jetStream.publish("res.a1.echo", payload: Array("payload".utf8), messageID: "m1")
-            let consumer = try await connection.jetStream.pullConsumer(stream: "RESULTS", configuration: Self.consumer(ackWait: .seconds(1)))
+            // An ack wait of 3 s: with 1 s, a loaded CI machine took long enough between the fetches
+            // for the redelivery to come early.
+            let consumer = try await connection.jetStream.pullConsumer(stream: "RESULTS", configuration: Self.consumer(ackWait: .seconds(3)))
 
             let first = try #require(try await consumer.fetch(batch: 1, timeout: .seconds(2)).first)
             #expect(first.metadata.deliveryCount == 1)
             // Not acknowledged: nothing more until the ack wait passes.
             #expect(try await consumer.fetch(batch: 1, timeout: .milliseconds(300)).isEmpty)
-            let second = try #require(try await consumer.fetch(batch: 1, timeout: .seconds(3)).first)
+            let second = try #require(try await consumer.fetch(batch: 1, timeout: .seconds(8)).first)
             #expect(second.metadata.streamSequence == first.metadata.streamSequence)
             #expect(second.metadata.deliveryCount == 2)
             #expect(second.subject == "res.a1.echo")

@@ -50,7 +50,8 @@ struct TransportTests {
         let date = formatter.string(from: Date().addingTimeInterval(2.5))
         let server = try ScriptedHTTPServer(replies: [ScriptedHTTPServer.Reply(status: 429, headers: [("Retry-After", date)])])
         defer { server.stop() }
-        let exporter = Self.exporter(port: server.port)
+        // A deadline well past the date: on a loaded CI machine the export took over 10 s.
+        let exporter = Self.exporter(port: server.port, exportTimeout: .seconds(30))
         #expect(await exporter.export(.traces, body: Self.body, items: 1) == .exported)
         await exporter.shutdown()
         let requests = server.requests
