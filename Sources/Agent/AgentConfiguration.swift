@@ -1,4 +1,5 @@
 import FoundationEssentials
+import IMNCore
 import NATSClient
 
 /// Everything `imn agent` is told. Defaults are those of the first local agent.
@@ -25,6 +26,8 @@ public struct AgentConfiguration: Sendable {
     public var maxConcurrentRuns = 64
     /// Which targets probes may reach: public addresses, plus the allowed ranges.
     public var targetPolicy = TargetPolicy.publicOnly
+    /// Where the agent measures from (validated), carried in every heartbeat.
+    public var location = AgentLocation()
 
     public init(name: String, stateDirectory: URL) {
         self.name = name

@@ -101,7 +101,8 @@ public final class AgentRuntime: Service {
                 let heartbeat = Heartbeat(
                     agentID: id, name: configuration.name, hostname: hostname, version: IMNVersion.current,
                     startedAtMilliseconds: startedAtMilliseconds, sentAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
-                    sequence: sequence, modules: modules.specs, system: sample.json)
+                    sequence: sequence, modules: modules.specs, system: sample.json,
+                    location: configuration.location.isEmpty ? nil : configuration.location)
                 do {
                     try connection.publish(Subjects.heartbeat(agent: id), payload: Array(try JSONEncoder().encode(heartbeat)))
                     metrics.heartbeatSent()

@@ -37,6 +37,7 @@ public struct AgentOptions: ParsableArguments {
             """)
     var allowTargets: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
+    @OptionGroup(title: "Location (carried in heartbeats; measurements select agents by it)") var location: LocationOptions
 
     public func validate() throws {
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0–65535") }
@@ -45,6 +46,7 @@ public struct AgentOptions: ParsableArguments {
             throw ValidationError("--max-output-bytes must be 1024–921600 (a result must fit in one JetStream message)")
         }
         guard maxConcurrentRuns >= 1 else { throw ValidationError("--max-concurrent-runs must be at least 1") }
+        _ = try location.resolved()
     }
 
     /// Runs the agent and its HTTP endpoint until SIGTERM or SIGINT.
@@ -61,6 +63,7 @@ public struct AgentOptions: ParsableArguments {
         configuration.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
         configuration.maxOutputBytes = maxOutputBytes
         configuration.maxConcurrentRuns = maxConcurrentRuns
+        configuration.location = try location.resolved()
         do {
             configuration.targetPolicy = try TargetPolicy(allowing: allowTargets ?? ProcessInfo.processInfo.environment["IMN_ALLOW_TARGETS"] ?? "")
         } catch {

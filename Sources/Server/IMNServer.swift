@@ -37,7 +37,7 @@ public final class IMNServer: Service {
         nats.retryOnFailedConnect = true
         nats.name = "imn-\(configuration.serverID)"
         let connection = try await NATSConnection.connect(nats, logger: logger)
-        let dbos = try DBOSClient(address: configuration.dbosAddress, tls: configuration.dbosTLS)
+        let dbos = try DBOSClient(address: configuration.dbosAddress, tls: configuration.dbosTLS, metrics: metrics.factory)
         let waiters = StateWaiters()
         let api = MeasurementAPI(
             registry: registry, connection: connection, dbos: dbos, waiters: waiters, metrics: metrics, actor: configuration.serverID,

@@ -69,6 +69,23 @@ final class StateWaiters: Sendable {
         return try await body(waiter)
     }
 
+    /// Runs `body` with one waiter that wakes on a terminal change of any of `requestIDs` (a
+    /// measurement's runs).
+    func watching<T>(all requestIDs: [String], _ body: (Waiter) async throws -> T) async rethrows -> T {
+        let waiter = Waiter()
+        let key = ObjectIdentifier(waiter)
+        waiting.withLock { waiting in for id in requestIDs { waiting[id, default: [:]][key] = waiter } }
+        defer {
+            waiting.withLock { waiting in
+                for id in requestIDs {
+                    waiting[id]?[key] = nil
+                    if waiting[id]?.isEmpty == true { waiting[id] = nil }
+                }
+            }
+        }
+        return try await body(waiter)
+    }
+
     private func waiters(_ requestID: String) -> [Waiter] {
         waiting.withLock { $0[requestID].map { Array($0.values) } ?? [] }
     }

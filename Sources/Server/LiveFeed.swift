@@ -36,16 +36,18 @@ final class LiveFeed: Sendable {
 
     /// A state change: a `state` event, and a `result` event when it is terminal.
     func state(_ event: LiveStateEvent) {
-        let common: [String: JSONValue] = [
+        var common: [String: JSONValue] = [
             "id": .string(event.id), "agent_id": .string(event.agentID), "module": .string(event.module), "state": .string(event.state),
             "at_ms": .number(Double(event.atMilliseconds)),
         ]
-        hub.publish(LiveEvent(kind: .state, agentID: event.agentID, module: event.module, body: common))
+        let measurementID = MeasurementLedger.measurementID(ofRun: event.id, agentID: event.agentID)
+        common["measurement_id"] = .string(measurementID)
+        hub.publish(LiveEvent(kind: .state, agentID: event.agentID, module: event.module, measurementID: measurementID, body: common))
         guard ModuleStateName(rawValue: event.state)?.isTerminal == true else { return }
         var result = common
         result["output"] = event.output ?? .null
         result["error"] = event.error.map(JSONValue.string) ?? .null
-        hub.publish(LiveEvent(kind: .result, agentID: event.agentID, module: event.module, body: result))
+        hub.publish(LiveEvent(kind: .result, agentID: event.agentID, module: event.module, measurementID: measurementID, body: result))
     }
 
     /// An agent came up (its first heartbeat after silence) or went down (silent for the timeout).

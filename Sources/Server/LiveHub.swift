@@ -18,6 +18,8 @@ struct LiveEvent: Sendable {
     let kind: Kind
     let agentID: String?
     let module: String?
+    /// The measurement a state or result event belongs to.
+    let measurementID: String?
     /// The JSON every client without an agent filter gets.
     let json: [UInt8]
     /// Aggregates (`heartbeats`, `agent`): each agent's entry, for clients that follow some agents.
@@ -26,8 +28,12 @@ struct LiveEvent: Sendable {
 
     var isAggregate: Bool { kind == .heartbeats || kind == .agent }
 
-    init(kind: Kind, agentID: String? = nil, module: String? = nil, body: [String: JSONValue], perAgent: [String: JSONValue] = [:]) {
+    init(
+        kind: Kind, agentID: String? = nil, module: String? = nil, measurementID: String? = nil, body: [String: JSONValue],
+        perAgent: [String: JSONValue] = [:]
+    ) {
         self.kind = kind
+        self.measurementID = measurementID
         self.agentID = agentID
         self.module = module
         self.perAgent = perAgent
@@ -44,12 +50,13 @@ struct LiveFilter: Sendable, Equatable {
     var agents: Set<String>?
     var modules: Set<String>?
     var kinds: Set<LiveEvent.Kind>?
+    var measurements: Set<String>?
 
-    init(agents: Set<String>? = nil, modules: Set<String>? = nil, kinds: Set<LiveEvent.Kind>? = nil) {
-        (self.agents, self.modules, self.kinds) = (agents, modules, kinds)
+    init(agents: Set<String>? = nil, modules: Set<String>? = nil, kinds: Set<LiveEvent.Kind>? = nil, measurements: Set<String>? = nil) {
+        (self.agents, self.modules, self.kinds, self.measurements) = (agents, modules, kinds, measurements)
     }
 
-    /// From the query: `agent`, `module`, `kind`, each a comma-separated list.
+    /// From the query: `agent`, `module`, `kind`, `measurement`, each a comma-separated list.
     init(query: [String: String]) throws {
         func list(_ name: String) -> Set<String>? {
             guard let text = query[name] else { return nil }
@@ -58,6 +65,7 @@ struct LiveFilter: Sendable, Equatable {
         }
         agents = list("agent")
         modules = list("module")
+        measurements = list("measurement")
         if let names = list("kind") {
             var kinds: Set<LiveEvent.Kind> = []
             for name in names {
@@ -75,6 +83,9 @@ struct LiveFilter: Sendable, Equatable {
     /// The bytes this client gets for `event`, or nil when it does not want it.
     func render(_ event: LiveEvent) -> [UInt8]? {
         if let kinds, !kinds.contains(event.kind) { return nil }
+        if let measurements {
+            guard let id = event.measurementID, measurements.contains(id) else { return nil }
+        }
         if let modules {
             guard let module = event.module, modules.contains(module) else { return nil }
         }

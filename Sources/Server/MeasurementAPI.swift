@@ -18,6 +18,10 @@ struct MeasurementAPI: Sendable {
     let inFlight = MeasurementsInFlight()
     let started = Date()
 
+    var ledger: MeasurementLedger {
+        MeasurementLedger(registry: registry, connection: connection, dbos: dbos, metrics: metrics, actor: actor, stuckAfter: stuckAfter)
+    }
+
     func status() -> Response {
         let counts = registry.counts
         return Problem.json([
@@ -34,8 +38,30 @@ struct MeasurementAPI: Sendable {
         return Problem.json(body, status: nats && state ? .ok : .serviceUnavailable)
     }
 
-    func agents() -> Response {
-        Problem.json(.array(registry.all.map(describe)))
+    /// GET /agents?country&continent&region&city&asn&network&tag&module&alive — each given filter
+    /// must match; `tag` may name several, comma-separated, all required.
+    func agents(query: [String: String]) throws -> Response {
+        var fields: [String: JSONValue] = [:]
+        for name in ["continent", "country", "region", "city", "network"] { if let value = query[name] { fields[name] = .string(value) } }
+        if let text = query["asn"] { fields["asn"] = Double(text).map(JSONValue.number) ?? .string(text) }
+        if let text = query["tag"] ?? query["tags"] { fields["tags"] = .array(text.split(separator: ",").map { .string($0.trimmed) }) }
+        let (filter, errors) = LocationFilter.parse(fields, pointer: "")
+        if let error = errors.first {
+            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "\(error.pointer.dropFirst()): \(error.message)")
+        }
+        var alive: Bool?
+        if let text = query["alive"] {
+            guard let value = Bool(text) else {
+                throw Problem(status: .badRequest, title: "Bad query parameter", detail: "alive must be true or false")
+            }
+            alive = value
+        }
+        let module = query["module"]
+        let entries = registry.all.filter { entry in
+            filter.matches(entry.heartbeat.location) && (alive == nil || registry.isAlive(entry) == alive)
+                && (module == nil || entry.heartbeat.modules.contains { $0.name == module })
+        }
+        return Problem.json(.array(entries.map(describe)))
     }
 
     func describe(_ entry: AgentRegistry.Entry) -> JSONValue {
@@ -131,9 +157,10 @@ struct MeasurementAPI: Sendable {
         }
     }
 
-    /// Validates, creates the state in DBOS and has the agent accept the command. The same
-    /// `requestID` again is the same request: it returns without running anything twice. Returns
-    /// the state it created (nil for a request seen before).
+    /// Validates, creates the request as a measurement of one run (its state and deadline in one
+    /// DBOS call) and has the agent accept the command. The same `requestID` again is the same
+    /// request: it returns without running anything twice. Returns the state it created (nil for a
+    /// request seen before).
     @discardableResult
     func dispatch(agentID: String, module: String, input given: JSONValue, requestID: String) async throws -> Imn_Dbos_V1_ModuleState? {
         try Self.checkRequestID(requestID)
@@ -147,45 +174,34 @@ struct MeasurementAPI: Sendable {
             }
             throw problem
         }
-        var create = Imn_Dbos_V1_SetModuleStateRequest()
-        create.requestID = requestID
-        create.agentID = agentID
-        create.module = module
-        create.state = "created"
-        create.actor = actor
-        // The deadline first (or alongside): a server that dies right after creating the state
-        // leaves a request that its deadline will end.
-        async let deadline: Void = scheduleDeadline(requestID: requestID, agentID: agentID, module: module)
-        var created: Imn_Dbos_V1_ModuleState?
-        do {
-            created = try await dbos.setModuleState(create)
-            try await deadline
-        } catch let error as RPCError where error.code == .aborted {
-            // The same key again: the same request, never run twice. Still `created`, its command
-            // may never have reached the agent (a server died between): send it again; an agent
-            // that has it already answers `accepted` without running it a second time.
-            _ = try? await deadline
-            guard let existing = try? await dbos.getModuleState(.init(requestID: requestID)),
-                existing.state == "created", existing.agentID == agentID, existing.module == module
-            else { return nil }
-        } catch let error as RPCError {
-            throw Problem(status: .serviceUnavailable, title: "State service unavailable", detail: error.message)
+        var spec = MeasurementLedger.Spec(input: input)
+        spec.locations[agentID] = registry.entry(agentID)?.heartbeat.location
+        let created: Imn_Dbos_V1_CreateMeasurementResponse
+        do throws(LedgerError) {
+            created = try await ledger.create(
+                id: requestID, module: module, spec: spec, runs: [MeasurementRun(requestID: requestID, agentID: agentID)])
+        } catch {
+            throw Problem(error)
         }
-        do {
-            let reply = try await sendCommand(agentID: agentID, module: module, input: input, requestID: requestID) { subject, payload, headers in
-                try await connection.request(subject, payload: payload, headers: headers, timeout: .seconds(5))
+        // The same key again: the same request, never run twice. Still `created`, its command may
+        // never have reached the agent (a server died between): send it again; an agent that has it
+        // already answers `accepted` without running it a second time.
+        guard let state = created.states.first, state.agentID == agentID, state.module == module,
+            state.state == ModuleStateName.created.rawValue
+        else { return nil }
+        do throws(LedgerError) {
+            try await ledger.send(agentID: agentID, module: module, input: input, requestID: requestID)
+        } catch {
+            var failing = state
+            failing.detail = error.message
+            await ledger.fail([failing])
+            switch error.code {
+            case .invalidRequest:
+                throw Problem(status: .unprocessableContent, title: "Rejected by the agent", detail: error.message, errors: error.violations)
+            default: throw Problem(error)
             }
-            let answer = try JSONDecoder().decode(CommandReply.self, from: Data(reply.payload))
-            if answer.status == .rejected {
-                try? await fail(requestID, agentID: agentID, module: module, detail: answer.message ?? "rejected")
-                let status: HTTPResponse.Status = answer.reason == .invalidInput ? .unprocessableContent : .conflict
-                throw Problem(status: status, title: "Rejected by the agent", detail: answer.message ?? "", errors: answer.violations ?? [])
-            }
-        } catch let error as NATSError {
-            try? await fail(requestID, agentID: agentID, module: module, detail: "\(error)")
-            throw Problem(status: .serviceUnavailable, title: "Agent unreachable", detail: "\(error.code): \(error.message)")
         }
-        return created
+        return created.created ? state : nil
     }
 
     /// `?untracked=true`: the prototype's behaviour, publish and answer at once. The agent's
@@ -194,45 +210,12 @@ struct MeasurementAPI: Sendable {
         let input = try validated(input, spec: try spec(agentID: agentID, module: module))
         try Self.checkRequestID(requestID)
         do {
-            try await sendCommand(agentID: agentID, module: module, input: input, requestID: requestID) { subject, payload, headers in
+            try await ledger.sendCommand(agentID: agentID, module: module, input: input, requestID: requestID) { subject, payload, headers in
                 try connection.publish(subject, payload: payload, headers: headers)
             }
         } catch let error as NATSError {
             throw Problem(status: .serviceUnavailable, title: "NATS unavailable", detail: error.message)
         }
-    }
-
-    /// Encodes the command and hands it to `send` (a request or a publish) inside a producer span
-    /// whose context rides in the NATS headers. Span attributes are bounded: no addresses, no inputs.
-    func sendCommand<T>(
-        agentID: String, module: String, input: JSONValue, requestID: String,
-        _ send: (_ subject: String, _ payload: [UInt8], _ headers: NATSHeaders) async throws -> T
-    ) async throws -> T {
-        let subject = Subjects.command(agent: agentID, module: module)
-        let payload = Array(try JSONEncoder().encode(CommandRequest(requestID: requestID, input: input)))
-        return try await withSpan("\(subject) publish", ofKind: .producer) { span in
-            span.attributes["messaging.system"] = "nats"
-            span.attributes["messaging.destination.name"] = subject
-            span.attributes["imn.agent.id"] = agentID
-            span.attributes["imn.module"] = module
-            span.attributes["imn.request.id"] = requestID
-            return try await send(subject, payload, .tracing(span.context))
-        }
-    }
-
-    func fail(_ requestID: String, agentID: String, module: String, detail: String) async throws {
-        var set = Imn_Dbos_V1_SetModuleStateRequest()
-        set.requestID = requestID
-        set.agentID = agentID
-        set.module = module
-        set.state = "failed"
-        set.expectedVersion = 1
-        set.actor = actor
-        set.detail = detail
-        _ = try await dbos.setModuleState(set)
-        LiveStateEvent(
-            id: requestID, agentID: agentID, module: module, state: "failed", atMilliseconds: Date.nowMilliseconds, error: detail
-        ).announce(on: connection)
     }
 
     /// 202 with the current state, or (with `wait`) 200 with the result once terminal. A wait is

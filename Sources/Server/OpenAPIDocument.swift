@@ -16,8 +16,10 @@ enum OpenAPIDocument {
             """,
         ],
         "servers": [["url": "http://localhost:8000"]],
-        "paths": .object(paths),
-        "components": ["schemas": .object(schemas), "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]]],
+        "paths": .object(paths.merging(measurementPaths) { $1 }),
+        "components": [
+            "schemas": .object(schemas.merging(measurementSchemas) { $1 }), "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]],
+        ],
         // A token when the server has tokens; none when it has not.
         "security": [["bearer": []], [:]],
     ]
@@ -53,7 +55,6 @@ enum OpenAPIDocument {
                     "responses": ["200": ["description": "HTML", "content": ["text/html": ["schema": string]]]],
                 ]
             ],
-            "/agents": ["get": operation("listAgents", "Every agent heard since the registry began", ok: array(ref("Agent")))],
             "/agents/alive": ["get": operation("listAliveAgents", "Agents heard within the heartbeat timeout", ok: array(ref("Agent")))],
             "/agents/dead": ["get": operation("listDeadAgents", "Agents not heard within the heartbeat timeout", ok: array(ref("Agent")))],
             "/agents/{agent_id}": [
@@ -172,6 +173,7 @@ enum OpenAPIDocument {
         let filters: [JSONValue] = [
             query("agent", "Only these agents (comma-separated)", string), query("module", "Only these modules (comma-separated)", string),
             query("kind", "Only these kinds (comma-separated): heartbeats, agent, state, result", string),
+            query("measurement", "Only the state and result events of these measurements (comma-separated ids)", string),
         ]
         var responses = badRequest
         if let type {
@@ -210,7 +212,7 @@ enum OpenAPIDocument {
                             "name": string, "version": string, "description": string, "input_schema": ["type": "object"],
                             "output_description": string, "max_concurrency": integer, "external": boolean, "enabled": boolean,
                         ])),
-                    "schema_warnings": array(string),
+                    "schema_warnings": array(string), "location": ref("Location"),
                 ], additional: true),
             "Measurement": object(
                 [
@@ -232,12 +234,14 @@ enum OpenAPIDocument {
             "ScheduleRequest": object(
                 [
                     "id": string, "agents": array(string), "agent_id": string, "module": string, "input": ["type": "object"],
+                    "locations": array(["type": "object"]), "limit": ["type": "integer", "minimum": 1, "maximum": 1000],
                     "interval_seconds": ["type": "number", "minimum": 0.5], "cron": string,
                     "start": ["type": ["string", "integer"], "description": "RFC 3339 date-time or ms since 1970"],
                     "end": ["type": ["string", "integer"], "description": "RFC 3339 date-time or ms since 1970"],
                 ], required: ["module"]),
             "Schedule": object([
-                "id": string, "agents": array(string), "module": string, "input": [:], "interval_seconds": ["type": ["number", "null"]],
+                "id": string, "agents": array(string), "selection": [:], "module": string, "input": [:],
+                "interval_seconds": ["type": ["number", "null"]],
                 "cron": nullableString,
                 "state": string, "next_run_at": nullableString, "end": nullableString, "runs": integer, "last_error": nullableString,
                 "links": ["type": "object"],

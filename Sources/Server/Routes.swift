@@ -22,7 +22,7 @@ extension IMNServer {
         router.get("/openapi.json", use: handle { _, _ in Problem.json(OpenAPIDocument.document) })
         router.get("/docs", use: handle { _, _ in Self.text(DocsPage.html, type: "text/html; charset=utf-8") })
 
-        router.get("/agents", use: handle { _, _ in api.agents() })
+        router.get("/agents", use: handle { request, _ in try api.agents(query: Self.query(request)) })
         router.get("/agents/alive", use: handle { _, _ in api.agents(alive: true) })
         router.get("/agents/dead", use: handle { _, _ in api.agents(alive: false) })
         router.get(
@@ -41,6 +41,19 @@ extension IMNServer {
                     agentID: try context.parameters.require("agent_id"), module: try context.parameters.require("module"), body: body,
                     idempotencyKey: request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value, wait: try Self.wait(query["wait"]),
                     untracked: query["untracked"] == "true" || query["untracked"] == "1")
+            })
+        router.post(
+            "/measurements",
+            use: handle { request, _ in
+                try await api.createMeasurement(
+                    body: try await Self.body(request), idempotencyKey: request.headers.first { $0.name.canonicalName == "idempotency-key" }?.value,
+                    wait: try Self.wait(Self.query(request)["wait"]))
+            })
+        router.get("/measurements", use: handle { request, _ in try await api.measurements(query: Self.query(request)) })
+        router.get(
+            "/measurements/:measurement_id",
+            use: handle { request, context in
+                try await api.measurementAnswer(id: try context.parameters.require("measurement_id"), query: Self.query(request))
             })
         router.get(
             "/agents/:agent_id/results",

@@ -5,7 +5,7 @@ import IMNCore
 import Logging
 import Tracing
 
-/// Runs schedules and request deadlines (`dl_…`, see Deadlines.swift): claims due `sch_…` tasks from DBOS (a lease, so with several servers each run
+/// Runs schedules and measurement deadlines (`dl_…`, see MeasurementLedger.expire): claims due `sch_…` tasks from DBOS (a lease, so with several servers each run
 /// is claimed by one), dispatches the measurement to every agent of the schedule like a POST,
 /// then acknowledges (DBOS enqueues the next run). A run whose dispatch hit an outage is NACKed
 /// and retried; after its last delivery it is acknowledged anyway, so a recurring schedule
@@ -23,8 +23,8 @@ struct Scheduler: Sendable {
             claim.worker = worker
             let tasks = (try? await DBOSClient.untraced { try await api.dbos.claimDueTasks(claim).tasks }) ?? []
             for task in tasks {
-                if task.id.hasPrefix(MeasurementAPI.deadlinePrefix) {
-                    if await api.expire(task) {
+                if task.id.hasPrefix(MeasurementLedger.deadlinePrefix) {
+                    if await api.ledger.expire(task) {
                         await ack(task)
                     } else {
                         let delay = min(Int64(500) << min(Int64(task.deliveries), 6), 30_000)
@@ -43,35 +43,52 @@ struct Scheduler: Sendable {
         }
     }
 
+    /// One run of a schedule is a measurement (id `<schedule>-<due ms>`, so a redelivered run
+    /// never measures twice) on the schedule's agents, or on agents chosen by its locations now.
     func runOnce(_ task: Imn_Dbos_V1_Task) async {
         guard let spec = try? JSONDecoder().decode(ScheduleSpec.self, from: task.payload) else {
             await nack(task, error: "unreadable schedule payload", delay: 60_000)
             return
         }
-        var outage: String?
-        for agent in spec.agents {
-            // One request id per run and agent: a redelivered run never measures twice.
-            let requestID = "\(task.id)-\(task.dueMs)-\(agent)"
-            do {
-                try await api.dispatch(agentID: agent, module: spec.module, input: spec.input, requestID: requestID)
-                api.metrics.scheduleRun(outcome: "dispatched")
-            } catch let problem as Problem where problem.status == .serviceUnavailable {
-                outage = problem.detail
-            } catch {
-                // The agent is gone or no longer has the module: this run is skipped, the next is tried.
-                api.metrics.scheduleRun(outcome: "skipped")
-                logger.info("scheduled run skipped", metadata: ["schedule.id": "\(task.id)", "agent.id": "\(agent)", "error": "\(error)"])
-            }
+        let registry = api.registry
+        let usable = { (entry: AgentRegistry.Entry) in registry.isAlive(entry) && entry.heartbeat.modules.contains { $0.name == spec.module } }
+        var chosen: [AgentRegistry.Entry] = []
+        if let selection = spec.selection?.objectValue, case .locations(let locations, let limit)? = AgentSelection.parse(selection).0?.who {
+            chosen = (try? AgentSelection.pick(locations, limit: limit, module: spec.module, candidates: registry.all.filter(usable))) ?? []
+        } else {
+            chosen = spec.agents.compactMap { registry.entry($0) }.filter(usable)
         }
-        if let outage, task.deliveries < task.maxDeliveries {
-            await nack(task, error: outage, delay: 1_000)
+        let skipped = spec.selection == nil ? spec.agents.count - chosen.count : (chosen.isEmpty ? 1 : 0)
+        for _ in 0..<max(skipped, 0) { api.metrics.scheduleRun(outcome: "skipped") }
+        if skipped > 0 {
+            // Gone, dead or without the module now: skipped this time, tried again next run.
+            logger.info("scheduled run skipped for some agents", metadata: ["schedule.id": "\(task.id)", "skipped": "\(skipped)"])
+        }
+        guard !chosen.isEmpty else {
+            await ack(task)
             return
         }
-        if let outage {
-            api.metrics.scheduleRun(outcome: "given_up")
-            logger.warning("scheduled run given up", metadata: ["schedule.id": "\(task.id)", "error": "\(outage)"])
+        let id = "\(task.id)-\(task.dueMs)"
+        var measurement = MeasurementLedger.Spec(input: spec.input, selection: spec.selection)
+        for entry in chosen { measurement.locations[entry.heartbeat.agentID] = entry.heartbeat.location }
+        let runs = chosen.map {
+            MeasurementRun(requestID: MeasurementLedger.runID(measurement: id, agentID: $0.heartbeat.agentID), agentID: $0.heartbeat.agentID)
         }
-        await ack(task)
+        do throws(LedgerError) {
+            let created = try await api.ledger.create(id: id, module: spec.module, spec: measurement, runs: runs)
+            let failures = await api.ledger.dispatch(created.states, input: spec.input)
+            for _ in 0..<(runs.count - failures.count) { api.metrics.scheduleRun(outcome: "dispatched") }
+            for _ in failures { api.metrics.scheduleRun(outcome: "skipped") }
+            await ack(task)
+        } catch {
+            if task.deliveries < task.maxDeliveries {
+                await nack(task, error: error.message, delay: 1_000)
+            } else {
+                api.metrics.scheduleRun(outcome: "given_up")
+                logger.warning("scheduled run given up", metadata: ["schedule.id": "\(task.id)", "error": "\(error)"])
+                await ack(task)
+            }
+        }
     }
 
     func ack(_ task: Imn_Dbos_V1_Task) async {

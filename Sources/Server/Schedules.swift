@@ -9,6 +9,8 @@ struct ScheduleSpec: Codable, Sendable {
     var agents: [String]
     var module: String
     var input: JSONValue
+    /// `{locations, limit}` when the agents are chosen by location at each run (then `agents` is empty).
+    var selection: JSONValue?
 }
 
 /// POST/GET/DELETE /schedules: recurring measurements stored as DBOS tasks (ids `sch_…`), run by
@@ -16,7 +18,7 @@ struct ScheduleSpec: Codable, Sendable {
 extension MeasurementAPI {
     static let schedulePrefix = "sch_"
 
-    /// POST /schedules `{agents | agent_id, module, input, interval_seconds | cron, start, end, id}`
+    /// POST /schedules `{agents | agent_id | locations (+ limit), module, input, interval_seconds | cron, start, end, id}`
     func createSchedule(body: [UInt8]) async throws -> Response {
         guard let json = JSONValue(parsing: body), let fields = json.objectValue else {
             throw Problem(status: .badRequest, title: "Malformed JSON", detail: "the body must be a JSON object")
@@ -25,11 +27,22 @@ extension MeasurementAPI {
         func violation(_ pointer: String, _ keyword: String, _ message: String) {
             errors.append(SchemaViolation(pointer: pointer, keyword: keyword, message: message))
         }
-        let known: Set<String> = ["agents", "agent_id", "module", "input", "interval_seconds", "cron", "start", "end", "id"]
+        let known: Set<String> = ["agents", "agent_id", "locations", "limit", "module", "input", "interval_seconds", "cron", "start", "end", "id"]
         for name in fields.keys.sorted() where !known.contains(name) { violation("/\(name)", "additionalProperties", "unknown field") }
         var agents = fields["agents"]?.arrayValue?.compactMap(\.stringValue) ?? []
         if let one = fields["agent_id"]?.stringValue { agents.append(one) }
-        if agents.isEmpty { violation("/agents", "required", "name at least one agent (agents: [...] or agent_id)") }
+        var selection: JSONValue?
+        var locations: [AgentSelection.Location] = []
+        var limit: Int?
+        if fields["locations"] != nil {
+            if !agents.isEmpty { violation("/locations", "oneOf", "give agents or locations, not both") }
+            let (parsed, problems) = AgentSelection.parse(fields.filter { $0.key == "locations" || $0.key == "limit" })
+            errors += problems
+            if case .locations(let given, let overall)? = parsed?.who { (locations, limit) = (given, overall) }
+            selection = .object(fields.filter { $0.key == "locations" || $0.key == "limit" })
+        } else if agents.isEmpty {
+            violation("/agents", "required", "name at least one agent (agents: [...] or agent_id) or give locations")
+        }
         let module = fields["module"]?.stringValue ?? ""
         if module.isEmpty { violation("/module", "required", "the module to run") }
         let interval = fields["interval_seconds"]?.numberValue
@@ -52,6 +65,15 @@ extension MeasurementAPI {
         // Every agent must advertise the module and accept the input now, so a schedule never
         // fails on every run for a reason known today.
         var input = fields["input"] ?? [:]
+        if !locations.isEmpty {
+            let candidates = registry.all.filter { registry.isAlive($0) && $0.heartbeat.modules.contains { $0.name == module } }
+            do throws(LedgerError) {
+                let chosen = try AgentSelection.pick(locations, limit: limit, module: module, candidates: candidates)
+                input = try validated(input, for: chosen, module: module)
+            } catch {
+                throw Problem(error)
+            }
+        }
         for agent in agents {
             guard let entry = registry.entry(agent) else {
                 throw Problem(status: .notFound, title: "Unknown agent", detail: "no agent \(agent) has sent a heartbeat")
@@ -70,7 +92,7 @@ extension MeasurementAPI {
             request.kind = "cron"
             request.cron = cron ?? ""
         }
-        request.payload = try JSONEncoder().encode(ScheduleSpec(agents: agents, module: module, input: input))
+        request.payload = try JSONEncoder().encode(ScheduleSpec(agents: agents, module: module, input: input, selection: selection))
         request.startMs = start ?? 0
         request.endMs = end ?? 0
         request.maxDeliveries = 3
@@ -115,7 +137,8 @@ extension MeasurementAPI {
         let spec = try? JSONDecoder().decode(ScheduleSpec.self, from: task.payload)
         let active = task.state == "pending" || task.state == "inflight"
         return [
-            "id": .string(task.id), "agents": .array((spec?.agents ?? []).map(JSONValue.string)), "module": .string(spec?.module ?? ""),
+            "id": .string(task.id), "agents": .array((spec?.agents ?? []).map(JSONValue.string)), "selection": spec?.selection ?? .null,
+            "module": .string(spec?.module ?? ""),
             "input": spec?.input ?? .null, "interval_seconds": task.kind == "interval" ? .number(Double(task.intervalMs) / 1000) : .null,
             "cron": task.kind == "cron" ? .string(task.cron) : .null,
             "state": .string(active ? "active" : task.state == "done" ? "finished" : task.state),

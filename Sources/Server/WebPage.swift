@@ -1,6 +1,7 @@
-/// `GET /` for browsers: the agents with their alive state and last heartbeat, a live feed of
-/// results, an RTT chart per agent and target, and a form that runs a module on an agent from the
-/// input schema it advertises. Self-contained (no CDN, no build step): it reads `/agents`,
+/// `GET /` for browsers: the agents with their location, alive state and last heartbeat, a live
+/// feed of results, an RTT chart per agent and target, a form that runs a module on an agent from
+/// the input schema it advertises, and one that measures from many agents chosen by country, ASN
+/// and tag, with its runs in a table by location. Self-contained (no CDN, no build step): it reads `/agents`,
 /// recent results, and follows `/live/events` with `fetch`, so a bearer token (kept in the
 /// browser's local storage) works for everything.
 enum WebPage {
@@ -28,12 +29,21 @@ enum WebPage {
         <main>
         <section id="token-box" class="wide"><h2>Token</h2><p>This server wants a bearer token.</p>
         <input id="token" type="password" placeholder="bearer token"><button id="token-save">Use token</button></section>
-        <section><h2>Agents</h2><table><thead><tr><th>agent</th><th>state</th><th>last heartbeat</th><th>modules</th></tr></thead>
-        <tbody id="agents"><tr><td colspan="4" class="muted">loading…</td></tr></tbody></table></section>
+        <section><h2>Agents</h2><table><thead><tr><th>agent</th><th>state</th><th>where</th><th>last heartbeat</th><th>modules</th></tr></thead>
+        <tbody id="agents"><tr><td colspan="5" class="muted">loading…</td></tr></tbody></table></section>
         <section><h2>Run a module</h2><form id="run">
         <label for="run-agent">Agent</label><select id="run-agent"></select>
         <label for="run-module">Module</label><select id="run-module"></select>
         <div id="run-fields"></div><button type="submit">Run</button></form><pre id="run-result" class="muted">—</pre></section>
+        <section class="wide"><h2>Measure from many agents</h2><form id="many">
+        <label for="many-module">Module</label><select id="many-module"></select>
+        <label for="many-input">Input (JSON)</label><input id="many-input" value='{"host":"127.0.0.1","count":3}'>
+        <label>Where: every field given must match (country ISO code, ASN, tag); limit: how many agents</label>
+        <div style="display:flex;gap:.5em"><input id="many-country" placeholder="country, e.g. DE"><input id="many-asn" placeholder="ASN, e.g. 3320">
+        <input id="many-tag" placeholder="tag, e.g. eyeball"><input id="many-limit" type="number" min="1" max="1000" value="10"></div>
+        <button type="submit">Measure</button></form>
+        <table><thead><tr><th>location</th><th>agent</th><th>state</th><th>result</th></tr></thead>
+        <tbody id="many-runs"><tr><td colspan="4" class="muted">—</td></tr></tbody></table><div id="many-summary" class="muted"></div></section>
         <section class="wide"><h2>RTT by agent and target (ms)</h2><svg id="chart" viewBox="0 0 1000 260" preserveAspectRatio="none"></svg>
         <div id="legend" class="muted">no RTTs yet: run ping_module or tcping_module</div></section>
         <section class="wide"><h2>Results, live</h2><div id="feed"><div class="muted">waiting for results…</div></div></section>
@@ -60,14 +70,19 @@ enum WebPage {
           for (const agent of agents) lastHeard[agent.agent_id] = Date.now() - agent.seconds_since_heartbeat * 1000;
           renderAgents();
           renderRunForm();
+          renderManyForm();
         }
         function renderAgents() {
           $("agents").innerHTML = agents.map(agent => {
             const seconds = ((Date.now() - lastHeard[agent.agent_id]) / 1000).toFixed(1);
             return `<tr id="agent-${esc(agent.agent_id)}"><td>${esc(agent.agent_id)}</td>` +
-              `<td class="${agent.alive ? "alive" : "dead"}">${agent.alive ? "alive" : "dead"}</td>` +
+              `<td class="${agent.alive ? "alive" : "dead"}">${agent.alive ? "alive" : "dead"}</td><td>${esc(place(agent.location))}</td>` +
               `<td>${seconds} s ago</td><td>${agent.modules.map(m => esc(m.name)).join(", ")}</td></tr>`;
-          }).join("") || `<tr><td colspan="4" class="muted">no agent has sent a heartbeat</td></tr>`;
+          }).join("") || `<tr><td colspan="5" class="muted">no agent has sent a heartbeat</td></tr>`;
+        }
+        function place(location) {
+          if (!location) return "";
+          return [location.city, location.country, location.asn ? "AS" + location.asn : "", (location.tags || []).join(" ")].filter(Boolean).join(" · ");
         }
 
         function renderRunForm() {
@@ -76,6 +91,33 @@ enum WebPage {
           agentSelect.innerHTML = agents.map(a => `<option${a.agent_id === chosen ? " selected" : ""}>${esc(a.agent_id)}</option>`).join("");
           if (!chosen) renderModules();
         }
+        function renderManyForm() {
+          const select = $("many-module"), chosen = select.value;
+          const names = [...new Set(agents.flatMap(a => a.modules.map(m => m.name)))].sort();
+          select.innerHTML = names.map(n => `<option${n === (chosen || "ping_module") ? " selected" : ""}>${esc(n)}</option>`).join("");
+        }
+        $("many").onsubmit = async event => {
+          event.preventDefault();
+          const location = {};
+          if ($("many-country").value.trim()) location.country = $("many-country").value.trim();
+          if ($("many-asn").value.trim()) location.asn = Number($("many-asn").value);
+          if ($("many-tag").value.trim()) location.tags = [$("many-tag").value.trim()];
+          $("many-runs").innerHTML = `<tr><td colspan="4" class="muted">measuring…</td></tr>`;
+          try {
+            const body = {module: $("many-module").value, input: JSON.parse($("many-input").value || "{}"),
+              locations: [location], limit: Number($("many-limit").value) || 1};
+            const answer = await (await api("/measurements?wait=30", {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})).json();
+            if (!answer.runs) { $("many-runs").innerHTML = `<tr><td colspan="4">${esc(answer.detail)} ${esc((answer.errors || []).map(e => e.pointer + ": " + e.detail).join("; "))}</td></tr>`; return; }
+            const runs = [...answer.runs].sort((a, b) => place(a.location).localeCompare(place(b.location)));
+            $("many-runs").innerHTML = runs.map(run => {
+              const figures = run.stats ? `avg ${run.stats.avg_ms?.toFixed(3)} ms · loss ${(run.stats.loss * 100).toFixed(0)}%` : JSON.stringify(run.result ?? run.error ?? "");
+              return `<tr class="many-run"><td>${esc(place(run.location))}</td><td>${esc(run.agent_id)}</td><td class="${esc(run.state)}">${esc(run.state)}</td><td>${esc(figures.slice(0, 160))}</td></tr>`;
+            }).join("");
+            const rtt = answer.summary.rtt;
+            $("many-summary").textContent = `${answer.id}: ${answer.summary.completed} of ${answer.summary.runs} completed` +
+              (rtt ? ` · RTT min ${rtt.min_ms?.toFixed(3)} / median ${rtt.median_ms?.toFixed(3)} / max ${rtt.max_ms?.toFixed(3)} ms · loss ${(rtt.loss * 100).toFixed(1)}%` : "");
+          } catch (error) { $("many-runs").innerHTML = `<tr><td colspan="4">${esc(error)}</td></tr>`; }
+        };
         function currentAgent() { return agents.find(a => a.agent_id === $("run-agent").value); }
         function renderModules() {
           const agent = currentAgent();

@@ -3,6 +3,7 @@ import Foundation
 import IMNCore
 import Logging
 import NATSClient
+import Synchronization
 
 /// `imn loadgen`: simulated agents that publish real heartbeats (and, if asked, results) on NATS,
 /// for benchmarks and for sizing a deployment.
@@ -14,8 +15,12 @@ struct LoadgenCommand: AsyncParsableCommand {
             Agents loadgen-00000, loadgen-00001, … each send a heartbeat --rate times a second (spread evenly over \
             each second) on imn.hb.<agent>, advertising echo_module. With --results-per-second, completed \
             echo_module results go to imn.res.<agent>.echo_module, which the server ingests into DBOS like real ones. \
-            Prints what it sent every --report seconds; runs until --duration ends or Ctrl-C. The NATS user needs \
-            to publish on imn.hb.> (and imn.res.>): an open nats-server, or the server user — against `imn up`, \
+            With --answer, commands for echo_module on imn.cmd.<agent>.echo_module are answered like an agent \
+            (accepted, then the completed result with the message echoed), so measurements over thousands of \
+            agents can be measured. Each agent has a location (ten countries in turn, ASN 64512 + its index \
+            modulo 1000, tag loadgen). Prints what it sent every --report seconds; runs until --duration ends or \
+            Ctrl-C. The NATS user needs to publish on imn.hb.> (and imn.res.>, and subscribe to imn.cmd.> with \
+            --answer): an open nats-server, or the server user — against `imn up`, \
             nats://server:<password>@127.0.0.1:4222 with the password from .imn/nats-credentials.json.
             """)
 
@@ -26,6 +31,7 @@ struct LoadgenCommand: AsyncParsableCommand {
     @Option(help: "Stop after this many seconds (0: run until interrupted).") var duration = 0.0
     @Option(help: "Seconds between progress lines.") var report = 5.0
     @Option(help: "Prefix of the simulated agents' ids.") var prefix = "loadgen"
+    @Flag(help: "Answer echo_module commands like an agent: accepted, then the completed result.") var answer = false
 
     func validate() throws {
         guard (1...1_000_000).contains(agents) else { throw ValidationError("--agents must be between 1 and 1,000,000") }
@@ -42,6 +48,8 @@ struct LoadgenCommand: AsyncParsableCommand {
         let connection = try await NATSConnection.connect(configuration, logger: Logger(label: "imn.loadgen"))
         print("loadgen: \(agents) agents × \(rate) heartbeats/s, \(resultsPerSecond) results/s to \(configuration.redactedURLs)")
         let generator = LoadGenerator(prefix: prefix, agents: agents)
+        let answering = try answer ? CommandAnswerer(prefix: prefix, started: generator.started).start(connection) : nil
+        defer { answering?.cancel() }
         let started = ContinuousClock.now
         let end = duration > 0 ? started + .milliseconds(Int64(duration * 1000)) : nil
         let tick = Duration.milliseconds(10)
@@ -77,7 +85,8 @@ struct LoadgenCommand: AsyncParsableCommand {
         }
         try? await connection.flush(timeout: .seconds(5))
         await connection.close()
-        print("loadgen: done, \(heartbeats) heartbeats and \(results) results sent, \(errors) errors")
+        let answered = answering == nil ? "" : ", \(CommandAnswerer.answered.withLock { $0 }) commands answered"
+        print("loadgen: done, \(heartbeats) heartbeats and \(results) results sent\(answered), \(errors) errors")
     }
 }
 
@@ -95,6 +104,14 @@ final class LoadGenerator {
         inputSchema: ["type": "object", "properties": ["message": ["type": "string"]], "required": ["message"]],
         outputDescription: "{message}")
 
+    static let countries = ["DE", "US", "JP", "BR", "FR", "AU", "ZA", "IN", "GB", "CA"]
+
+    /// Made-up places: the countries in turn, ASN 64512 + index modulo 1000, the tag `loadgen`.
+    static func location(_ index: Int) -> AgentLocation {
+        (try? AgentLocation(country: countries[index % countries.count], asn: 64512 + Int64(index % 1000), tags: ["loadgen"]).validated())
+            ?? AgentLocation()
+    }
+
     init(prefix: String, agents: Int) {
         ids = (0..<agents).map { "\(prefix)-" + String(repeating: "0", count: max(0, 5 - String($0).count)) + String($0) }
         sequences = Array(repeating: 0, count: agents)
@@ -106,7 +123,7 @@ final class LoadGenerator {
         sequences[index] += 1
         let heartbeat = Heartbeat(
             agentID: ids[index], name: ids[index], hostname: "loadgen", version: IMNVersion.current, startedAtMilliseconds: started,
-            sentAtMilliseconds: Date.nowMilliseconds, sequence: sequences[index], modules: [Self.echo])
+            sentAtMilliseconds: Date.nowMilliseconds, sequence: sequences[index], modules: [Self.echo], location: Self.location(index))
         try connection.publish(Subjects.heartbeat(agent: ids[index]), payload: Array(try encoder.encode(heartbeat)))
     }
 
@@ -121,5 +138,43 @@ final class LoadGenerator {
         var headers = NATSHeaders()
         headers["Nats-Msg-Id"] = result.messageID
         try connection.publish(Subjects.result(agent: agent, module: "echo_module"), payload: Array(try encoder.encode(result)), headers: headers)
+    }
+}
+
+/// Answers echo_module commands for the simulated agents, as a real agent would: `accepted`, then
+/// the completed result (the message echoed) on the agent's results subject.
+struct CommandAnswerer: Sendable {
+    let prefix: String
+    let started: Int64
+    static let answered = Mutex(0)
+
+    func start(_ connection: NATSConnection) throws -> Task<Void, Never> {
+        let commands = try connection.subscribe(to: "imn.cmd.*.echo_module")
+        return Task {
+            let encoder = JSONEncoder()
+            for await message in commands {
+                let parts = message.subject.split(separator: ".")
+                guard parts.count == 4, parts[2].hasPrefix(prefix), let reply = message.replyTo,
+                    let command = try? JSONDecoder().decode(CommandRequest.self, from: Data(message.payload))
+                else { continue }
+                let agent = String(parts[2])
+                let now = Date.nowMilliseconds
+                var result = ResultMessage(
+                    requestID: command.requestID, agentID: agent, module: "echo_module", moduleVersion: "1.0.0", state: "completed",
+                    atMilliseconds: now, agentStartedAtMilliseconds: started, agentVersion: IMNVersion.current)
+                (result.startedAtMilliseconds, result.finishedAtMilliseconds) = (now, now)
+                result.output = ["message": command.input["message"] ?? .null]
+                var headers = NATSHeaders()
+                headers["Nats-Msg-Id"] = result.messageID
+                do {
+                    try connection.publish(reply, payload: Array(try encoder.encode(CommandReply(status: .accepted, agentID: agent))))
+                    try connection.publish(
+                        Subjects.result(agent: agent, module: "echo_module"), payload: Array(try encoder.encode(result)), headers: headers)
+                    Self.answered.withLock { $0 += 1 }
+                } catch {
+                    continue
+                }
+            }
+        }
     }
 }

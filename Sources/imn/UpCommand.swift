@@ -118,7 +118,7 @@ struct UpCommand: AsyncParsableCommand {
                         data.appendingPathComponent("agents/\(name)").path,
                         // The local stack measures loopback; other special-purpose ranges stay refused.
                         "--allow-targets", "127.0.0.0/8,::1/128",
-                    ], environment: ["IMN_NATS_URL": natsUsers.url(user: name, port: natsPort)],
+                    ] + Self.madeUpLocations[name, default: []], environment: ["IMN_NATS_URL": natsUsers.url(user: name, port: natsPort)],
                     ready: { LocalPort.status(port, path: "/health") == 200 }, describe: "http://127.0.0.1:\(port)/metrics")
             }
         } catch {
@@ -149,6 +149,18 @@ struct UpCommand: AsyncParsableCommand {
         }
         await Self.stopAll(started)
     }
+
+    /// Two different places, so that selecting agents by country, ASN or tag can be tried at once.
+    static let madeUpLocations: [String: [String]] = [
+        "agent_1": [
+            "--country", "DE", "--region", "Berlin", "--city", "Berlin", "--latitude", "52.52", "--longitude", "13.405", "--asn", "3320",
+            "--network", "Deutsche Telekom", "--tags", "eyeball,ipv6",
+        ],
+        "agent_2": [
+            "--country", "US", "--region", "Virginia", "--city", "Ashburn", "--latitude", "39.0438", "--longitude", "-77.4874", "--asn",
+            "16509", "--network", "Amazon", "--tags", "datacenter,aws-us-east-1",
+        ],
+    ]
 
     static func stopAll(_ processes: [StackProcess]) async {
         print("up: stopping")

@@ -3,7 +3,7 @@ import GRPCNIOTransportHTTP2
 
 // Every DBOS call with its retry policy decided once, here. Idempotent: reads, RegisterAgent
 // (last write wins), StoreResult (keyed by request id), AckTask (same token acks once),
-// CancelTask, DeleteResult, ScheduleTask with an id. Not retried: SetModuleState (a lost reply
+// CancelTask, DeleteResult, ScheduleTask with an id, CreateMeasurement (keyed by its id). Not retried: SetModuleState (a lost reply
 // then looks like a version conflict), ListDueTasks (claims), NackTask, ScheduleTask without id.
 extension DBOSClient {
     public func registerAgent(_ request: Imn_Dbos_V1_RegisterAgentRequest) async throws -> Imn_Dbos_V1_RegisterAgentResponse {
@@ -65,6 +65,19 @@ extension DBOSClient {
 
     public func cancelTask(_ request: Imn_Dbos_V1_CancelTaskRequest) async throws -> Imn_Dbos_V1_CancelTaskResponse {
         try await dbos.cancelTask(request, options: options(idempotent: true))
+    }
+
+    /// Idempotent: the same measurement id creates nothing new and answers the first record.
+    public func createMeasurement(_ request: Imn_Dbos_V1_CreateMeasurementRequest) async throws -> Imn_Dbos_V1_CreateMeasurementResponse {
+        try await dbos.createMeasurement(request, options: options(idempotent: true))
+    }
+
+    public func getMeasurement(_ request: Imn_Dbos_V1_GetMeasurementRequest) async throws -> Imn_Dbos_V1_GetMeasurementResponse {
+        try await dbos.getMeasurement(request, options: options(idempotent: true))
+    }
+
+    public func listMeasurements(_ request: Imn_Dbos_V1_ListMeasurementsRequest) async throws -> Imn_Dbos_V1_ListMeasurementsResponse {
+        try await dbos.listMeasurements(request, options: options(idempotent: true))
     }
 
     public func claimDueTasks(_ request: Imn_Dbos_V1_ListDueTasksRequest) async throws -> Imn_Dbos_V1_ListDueTasksResponse {

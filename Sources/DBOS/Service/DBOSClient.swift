@@ -1,3 +1,4 @@
+import CoreMetrics
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
@@ -20,8 +21,11 @@ public final class DBOSClient: Sendable {
     let stateBatcher: DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState>
     let resultStream: DBOSResultStream
 
-    /// `address` is `host:port` (default `127.0.0.1:50051`); `tls` nil is plaintext.
-    public init(address: String = "127.0.0.1:50051", timeout: Duration = .seconds(5), tls: DBOSTLS.Client? = nil) throws {
+    /// `address` is `host:port` (default `127.0.0.1:50051`); `tls` nil is plaintext; `metrics`
+    /// counts the calls made (`imn_dbos_client_calls_total{method}`).
+    public init(
+        address: String = "127.0.0.1:50051", timeout: Duration = .seconds(5), tls: DBOSTLS.Client? = nil, metrics: (any MetricsFactory)? = nil
+    ) throws {
         let parts = address.split(separator: ":")
         guard parts.count == 2, let port = Int(parts[1]), (1...65535).contains(port) else {
             throw RPCError(code: .invalidArgument, message: "DBOS address must be host:port, got \"\(address)\"")
@@ -34,7 +38,8 @@ public final class DBOSClient: Sendable {
                 // After a DBOS restart, connect again within two seconds (the default backs off to two minutes).
                 $0.backoff = .init(initial: .milliseconds(100), max: .seconds(2), multiplier: 1.6, jitter: 0.2)
             })
-        client = GRPCClient(transport: transport, interceptors: [ClientTracingInterceptor()])
+        let counting: [any ClientInterceptor] = metrics.map { [ClientMetricsInterceptor(factory: $0)] } ?? []
+        client = GRPCClient(transport: transport, interceptors: counting + [ClientTracingInterceptor()])
         dbos = Imn_Dbos_V1_DBOS.Client(wrapping: client)
         health = Grpc_Health_V1_Health.Client(wrapping: client)
         self.timeout = timeout

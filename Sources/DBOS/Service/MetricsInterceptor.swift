@@ -31,3 +31,17 @@ struct ServerMetricsInterceptor: ServerInterceptor {
         }
     }
 }
+
+/// Counts the calls a client makes, by method (`imn_dbos_client_calls_total`): how many DBOS
+/// round trips a measurement took. A stream counts once, however many messages it carries.
+struct ClientMetricsInterceptor: ClientInterceptor {
+    let factory: any MetricsFactory
+
+    func intercept<Input: Sendable, Output: Sendable>(
+        request: StreamingClientRequest<Input>, context: ClientContext,
+        next: (StreamingClientRequest<Input>, ClientContext) async throws -> StreamingClientResponse<Output>
+    ) async throws -> StreamingClientResponse<Output> {
+        Counter(label: "imn_dbos_client_calls_total", dimensions: [("method", context.descriptor.method)], factory: factory).increment()
+        return try await next(request, context)
+    }
+}

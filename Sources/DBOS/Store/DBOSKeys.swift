@@ -12,6 +12,8 @@ import RedisClient
 /// | `<p>result:<request>` | hash | one stored result |
 /// | `<p>idem:result:<request>` | string | idempotency marker, expires after the idempotency window |
 /// | `<p>results:agent:<agent>` | zset | request ids of an agent's results by receive time (ms) |
+/// | `<p>measurement:<id>` | hash | one measurement: module, spec, runs (JSON), created_ms, actor |
+/// | `<p>measurements` | zset | measurement ids by creation time (ms) |
 /// | `<p>task:<id>` | hash | one scheduled task |
 /// | `<p>tasks:pending` | zset | task ids by due time (ms) |
 /// | `<p>tasks:inflight` | zset | task ids by lease deadline (ms) |
@@ -32,6 +34,8 @@ public struct DBOSKeys: Sendable {
     func result(_ requestID: String) -> RedisArgument { RedisArgument(prefix + "result:" + requestID) }
     func resultMarker(_ requestID: String) -> RedisArgument { RedisArgument(prefix + "idem:result:" + requestID) }
     func agentResults(_ agentID: String) -> RedisArgument { RedisArgument(prefix + "results:agent:" + agentID) }
+    func measurement(_ id: String) -> RedisArgument { RedisArgument(prefix + "measurement:" + id) }
+    var measurements: RedisArgument { RedisArgument(prefix + "measurements") }
     func task(_ id: String) -> RedisArgument { RedisArgument(prefix + "task:" + id) }
     /// Scripts that touch several tasks build task keys from this.
     var taskPrefix: RedisArgument { RedisArgument(prefix + "task:") }

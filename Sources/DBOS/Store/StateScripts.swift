@@ -10,6 +10,13 @@ enum StateScripts {
         local function event(stream, maxlen, kind, id, actor, detail)
           redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'kind', kind, 'id', id, 'actor', actor, 'at_ms', now, 'detail', detail)
         end
+        local function create_state(key, log, index, stream, maxlen, request, agent, module, actor, detail)
+          redis.call('HSET', key, 'request_id', request, 'agent_id', agent, 'module', module,
+            'state', 'created', 'version', 1, 'created_ms', now, 'updated_ms', now, 'actor', actor, 'detail', detail)
+          redis.call('ZADD', index, now, request)
+          redis.call('RPUSH', log, cjson.encode({ to = 'created', version = 1, at_ms = now, actor = actor, detail = detail }))
+          event(stream, maxlen, 'state.created', request, actor, agent .. '/' .. module .. ' v1')
+        end
         """
 
     /// KEYS: state, state log, states index, events.
@@ -29,9 +36,8 @@ enum StateScripts {
             if redis.call('EXISTS', KEYS[1]) == 0 then
               if expected ~= 0 then return { 'notfound', {} } end
               if new ~= 'created' then return { 'illegal', {} } end
-              redis.call('HSET', KEYS[1], 'request_id', ARGV[1], 'agent_id', ARGV[2], 'module', ARGV[3],
-                'state', new, 'version', 1, 'created_ms', now, 'updated_ms', now, 'actor', ARGV[6], 'detail', ARGV[7])
-              redis.call('ZADD', KEYS[3], now, ARGV[1])
+              create_state(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[8], ARGV[1], ARGV[2], ARGV[3], ARGV[6], ARGV[7])
+              return { 'ok', redis.call('HGETALL', KEYS[1]) }
             else
               local current = redis.call('HMGET', KEYS[1], 'state', 'version')
               if tonumber(current[2]) ~= expected then return { 'aborted', redis.call('HGETALL', KEYS[1]) } end

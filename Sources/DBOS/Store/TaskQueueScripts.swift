@@ -21,6 +21,15 @@ enum TaskQueueScripts {
                 event(stream, maxlen, 'task.requeued', id, 'dbos', reason)
               end
             end
+            local function new_task(key, pending, all, stream, maxlen, id, kind, payload, due, interval, cron, ends, deliveries, visibility, actor, ephemeral)
+              redis.call('HSET', key, 'id', id, 'kind', kind, 'payload', payload, 'due_ms', due,
+                'interval_ms', interval, 'cron', cron, 'end_ms', ends, 'max_deliveries', deliveries,
+                'visibility_ms', visibility, 'deliveries', 0, 'runs', 0, 'state', 'pending', 'lease', '',
+                'deadline_ms', 0, 'owner', '', 'last_error', '', 'created_ms', now, 'updated_ms', now, 'ephemeral', ephemeral)
+              redis.call('ZADD', pending, due, id)
+              if ephemeral ~= '1' then redis.call('ZADD', all, now, id) end
+              event(stream, maxlen, 'task.scheduled', id, actor, kind)
+            end
             """
 
     /// KEYS: task, pending, all, events.
@@ -32,13 +41,8 @@ enum TaskQueueScripts {
             if redis.call('EXISTS', KEYS[1]) == 1 then return { 'exists', redis.call('HGETALL', KEYS[1]) } end
             local due = tonumber(ARGV[4])
             if due == 0 then due = now end
-            redis.call('HSET', KEYS[1], 'id', ARGV[1], 'kind', ARGV[2], 'payload', ARGV[3], 'due_ms', due,
-              'interval_ms', ARGV[5], 'cron', ARGV[6], 'end_ms', ARGV[7], 'max_deliveries', ARGV[8],
-              'visibility_ms', ARGV[9], 'deliveries', 0, 'runs', 0, 'state', 'pending', 'lease', '',
-              'deadline_ms', 0, 'owner', '', 'last_error', '', 'created_ms', now, 'updated_ms', now, 'ephemeral', ARGV[12])
-            redis.call('ZADD', KEYS[2], due, ARGV[1])
-            if ARGV[12] ~= '1' then redis.call('ZADD', KEYS[3], now, ARGV[1]) end
-            event(KEYS[4], ARGV[11], 'task.scheduled', ARGV[1], ARGV[10], ARGV[2])
+            new_task(KEYS[1], KEYS[2], KEYS[3], KEYS[4], ARGV[11], ARGV[1], ARGV[2], ARGV[3], due, ARGV[5], ARGV[6], ARGV[7],
+              ARGV[8], ARGV[9], ARGV[10], ARGV[12])
             return { 'created', redis.call('HGETALL', KEYS[1]) }
             """)
 

@@ -12,10 +12,12 @@ public struct Heartbeat: Sendable, Hashable, Codable {
     public var modules: [ModuleSpec]
     /// CPU, memory, load, disk and network figures from /proc, when available.
     public var system: JSONValue?
+    /// Where the agent measures from, as it declared itself at start (nil: not declared).
+    public var location: AgentLocation?
 
     public init(
         agentID: String, name: String, hostname: String, version: String, startedAtMilliseconds: Int64, sentAtMilliseconds: Int64,
-        sequence: Int64, modules: [ModuleSpec], system: JSONValue? = nil
+        sequence: Int64, modules: [ModuleSpec], system: JSONValue? = nil, location: AgentLocation? = nil
     ) {
         self.agentID = agentID
         self.name = name
@@ -26,10 +28,11 @@ public struct Heartbeat: Sendable, Hashable, Codable {
         self.sequence = sequence
         self.modules = modules
         self.system = system
+        self.location = location
     }
 
     enum CodingKeys: String, CodingKey {
         case agentID = "agent_id", name, hostname, version, startedAtMilliseconds = "started_at_ms", sentAtMilliseconds = "sent_at_ms"
-        case sequence, modules, system
+        case sequence, modules, system, location
     }
 }

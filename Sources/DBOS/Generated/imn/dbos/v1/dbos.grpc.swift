@@ -325,6 +325,45 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
                 type: .bidirectionalStreaming
             )
         }
+        /// Namespace for "CreateMeasurement" metadata.
+        public enum CreateMeasurement: Sendable {
+            /// Request type for "CreateMeasurement".
+            public typealias Input = Imn_Dbos_V1_CreateMeasurementRequest
+            /// Response type for "CreateMeasurement".
+            public typealias Output = Imn_Dbos_V1_CreateMeasurementResponse
+            /// Descriptor for "CreateMeasurement".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "imn.dbos.v1.DBOS"),
+                method: "CreateMeasurement",
+                type: .unary
+            )
+        }
+        /// Namespace for "GetMeasurement" metadata.
+        public enum GetMeasurement: Sendable {
+            /// Request type for "GetMeasurement".
+            public typealias Input = Imn_Dbos_V1_GetMeasurementRequest
+            /// Response type for "GetMeasurement".
+            public typealias Output = Imn_Dbos_V1_GetMeasurementResponse
+            /// Descriptor for "GetMeasurement".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "imn.dbos.v1.DBOS"),
+                method: "GetMeasurement",
+                type: .unary
+            )
+        }
+        /// Namespace for "ListMeasurements" metadata.
+        public enum ListMeasurements: Sendable {
+            /// Request type for "ListMeasurements".
+            public typealias Input = Imn_Dbos_V1_ListMeasurementsRequest
+            /// Response type for "ListMeasurements".
+            public typealias Output = Imn_Dbos_V1_ListMeasurementsResponse
+            /// Descriptor for "ListMeasurements".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "imn.dbos.v1.DBOS"),
+                method: "ListMeasurements",
+                type: .unary
+            )
+        }
         /// Descriptors for all methods in the "imn.dbos.v1.DBOS" service.
         public static let descriptors: [GRPCCore.MethodDescriptor] = [
             RegisterAgent.descriptor,
@@ -349,7 +388,10 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
             SetModuleStates.descriptor,
             StoreResults.descriptor,
             RegisterAgents.descriptor,
-            StoreResultStream.descriptor
+            StoreResultStream.descriptor,
+            CreateMeasurement.descriptor,
+            GetMeasurement.descriptor,
+            ListMeasurements.descriptor
         ]
     }
 }
@@ -719,6 +761,62 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_StoreResultStreamRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultStreamResponse>
+
+        /// Handle the "CreateMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A measurement and its runs, atomically in one script: the record, each run's state
+        /// > `created`, and one deadline task (`deadline_task`). The same id again changes nothing and
+        /// > answers the first record with `created = false` (its runs, not the request's).
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_CreateMeasurementRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_CreateMeasurementResponse` messages.
+        func createMeasurement(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_CreateMeasurementRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_CreateMeasurementResponse>
+
+        /// Handle the "GetMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The record with every run's current state and, with `with_results`, its stored result.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_GetMeasurementRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_GetMeasurementResponse` messages.
+        func getMeasurement(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_GetMeasurementRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_GetMeasurementResponse>
+
+        /// Handle the "ListMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Oldest first, as the other lists.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_ListMeasurementsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_ListMeasurementsResponse` messages.
+        func listMeasurements(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_ListMeasurementsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_ListMeasurementsResponse>
     }
 
     /// Service protocol for the "imn.dbos.v1.DBOS" service.
@@ -1072,6 +1170,62 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_StoreResultStreamRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_StoreResultStreamResponse>
+
+        /// Handle the "CreateMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A measurement and its runs, atomically in one script: the record, each run's state
+        /// > `created`, and one deadline task (`deadline_task`). The same id again changes nothing and
+        /// > answers the first record with `created = false` (its runs, not the request's).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_CreateMeasurementRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Imn_Dbos_V1_CreateMeasurementResponse` message.
+        func createMeasurement(
+            request: GRPCCore.ServerRequest<Imn_Dbos_V1_CreateMeasurementRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementResponse>
+
+        /// Handle the "GetMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The record with every run's current state and, with `with_results`, its stored result.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_GetMeasurementRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Imn_Dbos_V1_GetMeasurementResponse` message.
+        func getMeasurement(
+            request: GRPCCore.ServerRequest<Imn_Dbos_V1_GetMeasurementRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_GetMeasurementResponse>
+
+        /// Handle the "ListMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Oldest first, as the other lists.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_ListMeasurementsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Imn_Dbos_V1_ListMeasurementsResponse` message.
+        func listMeasurements(
+            request: GRPCCore.ServerRequest<Imn_Dbos_V1_ListMeasurementsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_ListMeasurementsResponse>
     }
 
     /// Simple service protocol for the "imn.dbos.v1.DBOS" service.
@@ -1424,6 +1578,62 @@ extension Imn_Dbos_V1_DBOS {
             response: GRPCCore.RPCWriter<Imn_Dbos_V1_StoreResultStreamResponse>,
             context: GRPCCore.ServerContext
         ) async throws
+
+        /// Handle the "CreateMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A measurement and its runs, atomically in one script: the record, each run's state
+        /// > `created`, and one deadline task (`deadline_task`). The same id again changes nothing and
+        /// > answers the first record with `created = false` (its runs, not the request's).
+        ///
+        /// - Parameters:
+        ///   - request: A `Imn_Dbos_V1_CreateMeasurementRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Imn_Dbos_V1_CreateMeasurementResponse` to respond with.
+        func createMeasurement(
+            request: Imn_Dbos_V1_CreateMeasurementRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Imn_Dbos_V1_CreateMeasurementResponse
+
+        /// Handle the "GetMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The record with every run's current state and, with `with_results`, its stored result.
+        ///
+        /// - Parameters:
+        ///   - request: A `Imn_Dbos_V1_GetMeasurementRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Imn_Dbos_V1_GetMeasurementResponse` to respond with.
+        func getMeasurement(
+            request: Imn_Dbos_V1_GetMeasurementRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Imn_Dbos_V1_GetMeasurementResponse
+
+        /// Handle the "ListMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Oldest first, as the other lists.
+        ///
+        /// - Parameters:
+        ///   - request: A `Imn_Dbos_V1_ListMeasurementsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Imn_Dbos_V1_ListMeasurementsResponse` to respond with.
+        func listMeasurements(
+            request: Imn_Dbos_V1_ListMeasurementsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Imn_Dbos_V1_ListMeasurementsResponse
     }
 }
 
@@ -1684,6 +1894,39 @@ extension Imn_Dbos_V1_DBOS.StreamingServiceProtocol {
                 )
             }
         )
+        router.registerHandler(
+            forMethod: Imn_Dbos_V1_DBOS.Method.CreateMeasurement.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_CreateMeasurementRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_CreateMeasurementResponse>(),
+            handler: { request, context in
+                try await self.createMeasurement(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Imn_Dbos_V1_DBOS.Method.GetMeasurement.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_GetMeasurementRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_GetMeasurementResponse>(),
+            handler: { request, context in
+                try await self.getMeasurement(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
+            forMethod: Imn_Dbos_V1_DBOS.Method.ListMeasurements.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_ListMeasurementsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_ListMeasurementsResponse>(),
+            handler: { request, context in
+                try await self.listMeasurements(
+                    request: request,
+                    context: context
+                )
+            }
+        )
     }
 }
 
@@ -1926,6 +2169,39 @@ extension Imn_Dbos_V1_DBOS.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_RegisterAgentsResponse> {
         let response = try await self.registerAgents(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createMeasurement(
+        request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_CreateMeasurementRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_CreateMeasurementResponse> {
+        let response = try await self.createMeasurement(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func getMeasurement(
+        request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_GetMeasurementRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_GetMeasurementResponse> {
+        let response = try await self.getMeasurement(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func listMeasurements(
+        request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_ListMeasurementsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_ListMeasurementsResponse> {
+        let response = try await self.listMeasurements(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2236,6 +2512,45 @@ extension Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
                 )
                 return [:]
             }
+        )
+    }
+
+    public func createMeasurement(
+        request: GRPCCore.ServerRequest<Imn_Dbos_V1_CreateMeasurementRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementResponse> {
+        return GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementResponse>(
+            message: try await self.createMeasurement(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func getMeasurement(
+        request: GRPCCore.ServerRequest<Imn_Dbos_V1_GetMeasurementRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_GetMeasurementResponse> {
+        return GRPCCore.ServerResponse<Imn_Dbos_V1_GetMeasurementResponse>(
+            message: try await self.getMeasurement(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func listMeasurements(
+        request: GRPCCore.ServerRequest<Imn_Dbos_V1_ListMeasurementsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_ListMeasurementsResponse> {
+        return GRPCCore.ServerResponse<Imn_Dbos_V1_ListMeasurementsResponse>(
+            message: try await self.listMeasurements(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
         )
     }
 }
@@ -2706,6 +3021,77 @@ extension Imn_Dbos_V1_DBOS {
             deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_StoreResultStreamResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.StreamingClientResponse<Imn_Dbos_V1_StoreResultStreamResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A measurement and its runs, atomically in one script: the record, each run's state
+        /// > `created`, and one deadline task (`deadline_task`). The same id again changes nothing and
+        /// > answers the first record with `created = false` (its runs, not the request's).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_CreateMeasurementRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_CreateMeasurementRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_CreateMeasurementResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createMeasurement<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_CreateMeasurementRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_CreateMeasurementRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_CreateMeasurementResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "GetMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The record with every run's current state and, with `with_results`, its stored result.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_GetMeasurementRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_GetMeasurementRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_GetMeasurementResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func getMeasurement<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_GetMeasurementRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_GetMeasurementRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_GetMeasurementResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_GetMeasurementResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "ListMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Oldest first, as the other lists.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_ListMeasurementsRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_ListMeasurementsRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_ListMeasurementsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func listMeasurements<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_ListMeasurementsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_ListMeasurementsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_ListMeasurementsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_ListMeasurementsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
     }
 
@@ -3434,6 +3820,110 @@ extension Imn_Dbos_V1_DBOS {
                 onResponse: handleResponse
             )
         }
+
+        /// Call the "CreateMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > A measurement and its runs, atomically in one script: the record, each run's state
+        /// > `created`, and one deadline task (`deadline_task`). The same id again changes nothing and
+        /// > answers the first record with `created = false` (its runs, not the request's).
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_CreateMeasurementRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_CreateMeasurementRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_CreateMeasurementResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createMeasurement<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_CreateMeasurementRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_CreateMeasurementRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_CreateMeasurementResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Imn_Dbos_V1_DBOS.Method.CreateMeasurement.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "GetMeasurement" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > The record with every run's current state and, with `with_results`, its stored result.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_GetMeasurementRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_GetMeasurementRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_GetMeasurementResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func getMeasurement<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_GetMeasurementRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_GetMeasurementRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_GetMeasurementResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_GetMeasurementResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Imn_Dbos_V1_DBOS.Method.GetMeasurement.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
+        /// Call the "ListMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Oldest first, as the other lists.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_ListMeasurementsRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_ListMeasurementsRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_ListMeasurementsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func listMeasurements<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_ListMeasurementsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_ListMeasurementsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_ListMeasurementsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_ListMeasurementsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Imn_Dbos_V1_DBOS.Method.ListMeasurements.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
     }
 }
 
@@ -4030,6 +4520,95 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_StoreResultStreamRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_StoreResultStreamResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateMeasurement" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A measurement and its runs, atomically in one script: the record, each run's state
+    /// > `created`, and one deadline task (`deadline_task`). The same id again changes nothing and
+    /// > answers the first record with `created = false` (its runs, not the request's).
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Imn_Dbos_V1_CreateMeasurementRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createMeasurement<Result>(
+        request: GRPCCore.ClientRequest<Imn_Dbos_V1_CreateMeasurementRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createMeasurement(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_CreateMeasurementRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_CreateMeasurementResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetMeasurement" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The record with every run's current state and, with `with_results`, its stored result.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Imn_Dbos_V1_GetMeasurementRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getMeasurement<Result>(
+        request: GRPCCore.ClientRequest<Imn_Dbos_V1_GetMeasurementRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_GetMeasurementResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.getMeasurement(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_GetMeasurementRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_GetMeasurementResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListMeasurements" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Oldest first, as the other lists.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Imn_Dbos_V1_ListMeasurementsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listMeasurements<Result>(
+        request: GRPCCore.ClientRequest<Imn_Dbos_V1_ListMeasurementsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_ListMeasurementsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.listMeasurements(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_ListMeasurementsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_ListMeasurementsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -4721,6 +5300,107 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             producer: producer
         )
         return try await self.storeResultStream(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateMeasurement" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > A measurement and its runs, atomically in one script: the record, each run's state
+    /// > `created`, and one deadline task (`deadline_task`). The same id again changes nothing and
+    /// > answers the first record with `created = false` (its runs, not the request's).
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createMeasurement<Result>(
+        _ message: Imn_Dbos_V1_CreateMeasurementRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Imn_Dbos_V1_CreateMeasurementRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createMeasurement(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "GetMeasurement" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > The record with every run's current state and, with `with_results`, its stored result.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func getMeasurement<Result>(
+        _ message: Imn_Dbos_V1_GetMeasurementRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_GetMeasurementResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Imn_Dbos_V1_GetMeasurementRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.getMeasurement(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "ListMeasurements" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Oldest first, as the other lists.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func listMeasurements<Result>(
+        _ message: Imn_Dbos_V1_ListMeasurementsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_ListMeasurementsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Imn_Dbos_V1_ListMeasurementsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.listMeasurements(
             request: request,
             options: options,
             onResponse: handleResponse

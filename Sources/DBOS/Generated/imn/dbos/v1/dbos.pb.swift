@@ -683,6 +683,171 @@ public nonisolated struct Imn_Dbos_V1_DeleteResultResponse: Sendable {
   public init() {}
 }
 
+/// One agent's execution of a measurement; its request id names its module state and result.
+public nonisolated struct Imn_Dbos_V1_MeasurementRun: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var requestID: String = String()
+
+  public var agentID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Imn_Dbos_V1_Measurement: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var module: String = String()
+
+  /// What was asked (input, selection…), JSON bytes kept as given.
+  public var spec: Data = Data()
+
+  public var runs: [Imn_Dbos_V1_MeasurementRun] = []
+
+  public var createdMs: Int64 = 0
+
+  public var actor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Imn_Dbos_V1_CreateMeasurementRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// id, module, spec and runs (created_ms is set by DBOS). At most 10,000 runs.
+  public var measurement: Imn_Dbos_V1_Measurement {
+    get {_measurement ?? Imn_Dbos_V1_Measurement()}
+    set {_measurement = newValue}
+  }
+  /// Returns true if `measurement` has been explicitly set.
+  public var hasMeasurement: Bool {self._measurement != nil}
+  /// Clears the value of `measurement`. Subsequent reads from it will return its default value.
+  public mutating func clearMeasurement() {self._measurement = nil}
+
+  /// Scheduled as an ephemeral once-task due at `deadline_due_ms` with `deadline_payload`,
+  /// unless `deadline_task_id` is empty.
+  public var deadlineTaskID: String = String()
+
+  public var deadlineDueMs: Int64 = 0
+
+  public var deadlinePayload: Data = Data()
+
+  /// 0: 20
+  public var deadlineMaxDeliveries: Int32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _measurement: Imn_Dbos_V1_Measurement? = nil
+}
+
+public nonisolated struct Imn_Dbos_V1_CreateMeasurementResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var measurement: Imn_Dbos_V1_Measurement {
+    get {_measurement ?? Imn_Dbos_V1_Measurement()}
+    set {_measurement = newValue}
+  }
+  /// Returns true if `measurement` has been explicitly set.
+  public var hasMeasurement: Bool {self._measurement != nil}
+  /// Clears the value of `measurement`. Subsequent reads from it will return its default value.
+  public mutating func clearMeasurement() {self._measurement = nil}
+
+  public var created: Bool = false
+
+  /// The state of each run, in the order of the record's runs.
+  public var states: [Imn_Dbos_V1_ModuleState] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _measurement: Imn_Dbos_V1_Measurement? = nil
+}
+
+public nonisolated struct Imn_Dbos_V1_GetMeasurementRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var id: String = String()
+
+  public var withResults: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Imn_Dbos_V1_GetMeasurementResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var measurement: Imn_Dbos_V1_Measurement {
+    get {_measurement ?? Imn_Dbos_V1_Measurement()}
+    set {_measurement = newValue}
+  }
+  /// Returns true if `measurement` has been explicitly set.
+  public var hasMeasurement: Bool {self._measurement != nil}
+  /// Clears the value of `measurement`. Subsequent reads from it will return its default value.
+  public mutating func clearMeasurement() {self._measurement = nil}
+
+  /// In the order of the runs; a run without a state (deleted) is missing here.
+  public var states: [Imn_Dbos_V1_ModuleState] = []
+
+  public var results: [Imn_Dbos_V1_Result] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _measurement: Imn_Dbos_V1_Measurement? = nil
+}
+
+public nonisolated struct Imn_Dbos_V1_ListMeasurementsRequest: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var pageSize: Int32 = 0
+
+  public var cursor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Imn_Dbos_V1_ListMeasurementsResponse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var measurements: [Imn_Dbos_V1_Measurement] = []
+
+  public var nextCursor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Imn_Dbos_V1_Task: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2496,6 +2661,343 @@ nonisolated extension Imn_Dbos_V1_DeleteResultResponse: SwiftProtobuf.Message, S
 
   public static func ==(lhs: Imn_Dbos_V1_DeleteResultResponse, rhs: Imn_Dbos_V1_DeleteResultResponse) -> Bool {
     if lhs.deleted != rhs.deleted {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Imn_Dbos_V1_MeasurementRun: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".MeasurementRun"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{3}agent_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.agentID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    if !self.agentID.isEmpty {
+      try visitor.visitSingularStringField(value: self.agentID, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Imn_Dbos_V1_MeasurementRun, rhs: Imn_Dbos_V1_MeasurementRun) -> Bool {
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.agentID != rhs.agentID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Imn_Dbos_V1_Measurement: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Measurement"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}module\0\u{1}spec\0\u{1}runs\0\u{3}created_ms\0\u{1}actor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.module) }()
+      case 3: try { try decoder.decodeSingularBytesField(value: &self.spec) }()
+      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.runs) }()
+      case 5: try { try decoder.decodeSingularInt64Field(value: &self.createdMs) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if !self.module.isEmpty {
+      try visitor.visitSingularStringField(value: self.module, fieldNumber: 2)
+    }
+    if !self.spec.isEmpty {
+      try visitor.visitSingularBytesField(value: self.spec, fieldNumber: 3)
+    }
+    if !self.runs.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.runs, fieldNumber: 4)
+    }
+    if self.createdMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.createdMs, fieldNumber: 5)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Imn_Dbos_V1_Measurement, rhs: Imn_Dbos_V1_Measurement) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.module != rhs.module {return false}
+    if lhs.spec != rhs.spec {return false}
+    if lhs.runs != rhs.runs {return false}
+    if lhs.createdMs != rhs.createdMs {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Imn_Dbos_V1_CreateMeasurementRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateMeasurementRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}measurement\0\u{3}deadline_task_id\0\u{3}deadline_due_ms\0\u{3}deadline_payload\0\u{3}deadline_max_deliveries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._measurement) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.deadlineTaskID) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.deadlineDueMs) }()
+      case 4: try { try decoder.decodeSingularBytesField(value: &self.deadlinePayload) }()
+      case 5: try { try decoder.decodeSingularInt32Field(value: &self.deadlineMaxDeliveries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._measurement {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.deadlineTaskID.isEmpty {
+      try visitor.visitSingularStringField(value: self.deadlineTaskID, fieldNumber: 2)
+    }
+    if self.deadlineDueMs != 0 {
+      try visitor.visitSingularInt64Field(value: self.deadlineDueMs, fieldNumber: 3)
+    }
+    if !self.deadlinePayload.isEmpty {
+      try visitor.visitSingularBytesField(value: self.deadlinePayload, fieldNumber: 4)
+    }
+    if self.deadlineMaxDeliveries != 0 {
+      try visitor.visitSingularInt32Field(value: self.deadlineMaxDeliveries, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Imn_Dbos_V1_CreateMeasurementRequest, rhs: Imn_Dbos_V1_CreateMeasurementRequest) -> Bool {
+    if lhs._measurement != rhs._measurement {return false}
+    if lhs.deadlineTaskID != rhs.deadlineTaskID {return false}
+    if lhs.deadlineDueMs != rhs.deadlineDueMs {return false}
+    if lhs.deadlinePayload != rhs.deadlinePayload {return false}
+    if lhs.deadlineMaxDeliveries != rhs.deadlineMaxDeliveries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Imn_Dbos_V1_CreateMeasurementResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CreateMeasurementResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}measurement\0\u{1}created\0\u{1}states\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._measurement) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.created) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.states) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._measurement {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if self.created != false {
+      try visitor.visitSingularBoolField(value: self.created, fieldNumber: 2)
+    }
+    if !self.states.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.states, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Imn_Dbos_V1_CreateMeasurementResponse, rhs: Imn_Dbos_V1_CreateMeasurementResponse) -> Bool {
+    if lhs._measurement != rhs._measurement {return false}
+    if lhs.created != rhs.created {return false}
+    if lhs.states != rhs.states {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Imn_Dbos_V1_GetMeasurementRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetMeasurementRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{3}with_results\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.id) }()
+      case 2: try { try decoder.decodeSingularBoolField(value: &self.withResults) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.id.isEmpty {
+      try visitor.visitSingularStringField(value: self.id, fieldNumber: 1)
+    }
+    if self.withResults != false {
+      try visitor.visitSingularBoolField(value: self.withResults, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Imn_Dbos_V1_GetMeasurementRequest, rhs: Imn_Dbos_V1_GetMeasurementRequest) -> Bool {
+    if lhs.id != rhs.id {return false}
+    if lhs.withResults != rhs.withResults {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Imn_Dbos_V1_GetMeasurementResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetMeasurementResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}measurement\0\u{1}states\0\u{1}results\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._measurement) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.states) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.results) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    try { if let v = self._measurement {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
+    } }()
+    if !self.states.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.states, fieldNumber: 2)
+    }
+    if !self.results.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.results, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Imn_Dbos_V1_GetMeasurementResponse, rhs: Imn_Dbos_V1_GetMeasurementResponse) -> Bool {
+    if lhs._measurement != rhs._measurement {return false}
+    if lhs.states != rhs.states {return false}
+    if lhs.results != rhs.results {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Imn_Dbos_V1_ListMeasurementsRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListMeasurementsRequest"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}page_size\0\u{1}cursor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularInt32Field(value: &self.pageSize) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.cursor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.pageSize != 0 {
+      try visitor.visitSingularInt32Field(value: self.pageSize, fieldNumber: 1)
+    }
+    if !self.cursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.cursor, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Imn_Dbos_V1_ListMeasurementsRequest, rhs: Imn_Dbos_V1_ListMeasurementsRequest) -> Bool {
+    if lhs.pageSize != rhs.pageSize {return false}
+    if lhs.cursor != rhs.cursor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Imn_Dbos_V1_ListMeasurementsResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ListMeasurementsResponse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}measurements\0\u{3}next_cursor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.measurements) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.nextCursor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.measurements.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.measurements, fieldNumber: 1)
+    }
+    if !self.nextCursor.isEmpty {
+      try visitor.visitSingularStringField(value: self.nextCursor, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Imn_Dbos_V1_ListMeasurementsResponse, rhs: Imn_Dbos_V1_ListMeasurementsResponse) -> Bool {
+    if lhs.measurements != rhs.measurements {return false}
+    if lhs.nextCursor != rhs.nextCursor {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,55 @@
+import Foundation
+import IMNCore
+import Testing
+
+@testable import Server
+
+/// The selection rules alone: spread over locations, limits, never one agent twice.
+struct AgentSelectionTests {
+    static func entry(_ id: String, _ location: AgentLocation) -> AgentRegistry.Entry {
+        AgentRegistry.Entry(
+            heartbeat: Heartbeat(
+                agentID: id, name: id, hostname: "h", version: "1", startedAtMilliseconds: 0, sentAtMilliseconds: 0, sequence: 1, modules: [],
+                location: location), lastSeen: .now, schemaWarnings: [])
+    }
+
+    static let agents = [
+        entry("de1", AgentLocation(country: "DE", asn: 3320, tags: ["eyeball"])), entry("de2", AgentLocation(country: "DE", asn: 3209)),
+        entry("de3", AgentLocation(country: "DE", asn: 3320)), entry("us1", AgentLocation(country: "US", tags: ["eyeball"])),
+        entry("jp1", AgentLocation(country: "JP")),
+    ]
+
+    static func pick(_ locations: [AgentSelection.Location], limit: Int?) throws(LedgerError) -> [String] {
+        try AgentSelection.pick(locations, limit: limit, module: "m", candidates: agents, shuffle: { $0 }).map(\.heartbeat.agentID)
+    }
+
+    @Test func spreadsOverLocationsInTurn() throws {
+        let de = AgentSelection.Location(filter: LocationFilter(country: "DE"), limit: nil)
+        let eyeball = AgentSelection.Location(filter: LocationFilter(tags: ["eyeball"]), limit: nil)
+        #expect(try Self.pick([de, eyeball], limit: 4) == ["de1", "us1", "de2", "de3"], "de1 is taken, so eyeball's next is us1")
+        #expect(try Self.pick([de], limit: nil) == ["de1"], "one per location by default")
+        #expect(try Self.pick([de], limit: 10) == ["de1", "de2", "de3"], "at most what matches")
+        let capped = AgentSelection.Location(filter: LocationFilter(country: "DE"), limit: 1)
+        let anywhere = AgentSelection.Location(filter: LocationFilter(), limit: nil)
+        #expect(try Self.pick([capped, anywhere], limit: 3) == ["de1", "de2", "de3"])
+        #expect(try Self.pick([capped, AgentSelection.Location(filter: LocationFilter(country: "JP"), limit: 2)], limit: nil) == ["de1", "jp1"])
+    }
+
+    @Test func aLocationMatchingNothingIsNamed() {
+        let nowhere = AgentSelection.Location(filter: LocationFilter(country: "FR"), limit: nil)
+        #expect(throws: LedgerError.self) { try Self.pick([AgentSelection.Location(filter: LocationFilter(), limit: nil), nowhere], limit: nil) }
+        do {
+            _ = try Self.pick([nowhere], limit: nil)
+        } catch {
+            #expect(error.violations.map(\.pointer) == ["/locations/0"])
+            #expect(error.violations.first?.message.contains("country=FR") == true)
+        }
+    }
+
+    @Test func runIDsRoundTrip() {
+        let run = MeasurementLedger.runID(measurement: "m-1", agentID: "agent_2")
+        #expect(run == "m-1~agent_2")
+        #expect(MeasurementLedger.measurementID(ofRun: run, agentID: "agent_2") == "m-1")
+        #expect(MeasurementLedger.measurementID(ofRun: "single", agentID: "agent_2") == "single")
+    }
+}
