@@ -11,8 +11,8 @@ public struct LocationOptions: ParsableArguments {
     @Option(help: "Country, ISO 3166-1 alpha-2 (e.g. DE).") var country: String?
     @Option(help: "Region or state (e.g. Bavaria).") var region: String?
     @Option(help: "City.") var city: String?
-    @Option(help: "Latitude in degrees, -90 to 90.") var latitude: Double?
-    @Option(help: "Longitude in degrees, -180 to 180.") var longitude: Double?
+    @Option(help: "Latitude in degrees, -90 to 90 (a negative one as --latitude=-33.9).") var latitude: Double?
+    @Option(help: "Longitude in degrees, -180 to 180 (a negative one as --longitude=-77.5).") var longitude: Double?
     @Option(help: "AS number of the agent's network, 1–4294967294.") var asn: Int64?
     @Option(help: "Network operator's name (e.g. \"Deutsche Telekom\").") var network: String?
     @Option(help: "Tags, comma-separated lower-case words (e.g. eyeball,ipv6).") var tags: String?

@@ -16,7 +16,7 @@ enum OpenAPIDocument {
             """,
         ],
         "servers": [["url": "http://localhost:8000"]],
-        "paths": .object(paths.merging(measurementPaths) { $1 }),
+        "paths": .object(paths),
         "components": [
             "schemas": .object(schemas.merging(measurementSchemas) { $1 }), "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]],
         ],
@@ -24,7 +24,10 @@ enum OpenAPIDocument {
         "security": [["bearer": []], [:]],
     ]
 
-    static var paths: [String: JSONValue] {
+    /// Every path: these and the measurements' (`OpenAPIDocument+Measurements.swift`).
+    static var paths: [String: JSONValue] { basePaths.merging(measurementPaths) { $1 } }
+
+    static var basePaths: [String: JSONValue] {
         [
             "/": [
                 "get": [

@@ -157,7 +157,7 @@ struct UpCommand: AsyncParsableCommand {
             "--network", "Deutsche Telekom", "--tags", "eyeball,ipv6",
         ],
         "agent_2": [
-            "--country", "US", "--region", "Virginia", "--city", "Ashburn", "--latitude", "39.0438", "--longitude", "-77.4874", "--asn",
+            "--country", "US", "--region", "Virginia", "--city", "Ashburn", "--latitude", "39.0438", "--longitude=-77.4874", "--asn",
             "16509", "--network", "Amazon", "--tags", "datacenter,aws-us-east-1",
         ],
     ]

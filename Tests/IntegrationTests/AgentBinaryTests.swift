@@ -9,8 +9,10 @@ struct AgentBinaryTests {
     @Test func helpNamesTheAgentsOptions() async throws {
         let (status, output) = try await ConfigTests.run(try #require(ServerBinaries.imnAgent), ["--help"])
         #expect(status == 0)
-        #expect(output.contains("USAGE: imn-agent --name <name>"))
+        #expect(output.contains("USAGE: imn-agent [<options>] --name <name>"))
         #expect(output.contains("--allow-targets"))
+        #expect(output.contains("--country <country>"))
+        #expect(output.contains("--location-file <location-file>"))
     }
 
     @Test(.enabled(if: ServerBinaries.find("readelf") != nil, "readelf (binutils) is needed"))

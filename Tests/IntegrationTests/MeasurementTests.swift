@@ -11,8 +11,11 @@ import Synchronization
 import Testing
 
 /// One measurement on many agents, on the real stack: redis-server, nats-server, DBOS, the server
-/// and three agents in different places (two in Germany in different ASNs, one in the US).
-@Suite(.enabled(if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable, "redis-server and nats-server are needed: run scripts/setup"))
+/// and three agents in different places (two in Germany in different ASNs, one in the US). One
+/// test at a time: each starts a whole stack, and the machine runs every other suite beside them.
+@Suite(
+    .serialized,
+    .enabled(if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable, "redis-server and nats-server are needed: run scripts/setup"))
 struct MeasurementTests {
     static let places: [String: AgentLocation] = [
         "de_telekom": AgentLocation(country: "DE", city: "Berlin", asn: 3320, network: "Deutsche Telekom", tags: ["eyeball", "ipv6"]),
