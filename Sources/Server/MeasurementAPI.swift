@@ -38,12 +38,17 @@ struct MeasurementAPI: Sendable {
         return Problem.json(body, status: nats && state ? .ok : .serviceUnavailable)
     }
 
-    /// GET /agents?country&continent&region&city&asn&network&tag&module&alive — each given filter
-    /// must match; `tag` may name several, comma-separated, all required.
-    func agents(query: [String: String]) throws -> Response {
+    /// GET /agents?country&continent&region&city&asn&network&tag&module&alive — each filter given
+    /// (and not empty) must match; `tag` may name several, comma-separated, all required.
+    func agents(query given: [String: String]) throws -> Response {
+        // `?region=` (free text, or no tag) filters nothing, as if absent; an empty code or number is refused.
+        let query = given.filter { !(["region", "city", "network", "module", "tag", "tags"].contains($0.key) && $0.value.trimmed.isEmpty) }
         var fields: [String: JSONValue] = [:]
         for name in ["continent", "country", "region", "city", "network"] { if let value = query[name] { fields[name] = .string(value) } }
-        if let text = query["asn"] { fields["asn"] = Double(text).map(JSONValue.number) ?? .string(text) }
+        for name in ["continent", "country"] where query[name].map({ $0 != $0.uppercased() }) == true {
+            throw Problem(status: .badRequest, title: "Bad query parameter", detail: "\(name) is an upper-case code, e.g. country=DE or continent=EU")
+        }
+        if let text = query["asn"] { fields["asn"] = Int64(text).map { .number(Double($0)) } ?? .string(text) }
         if let text = query["tag"] ?? query["tags"] { fields["tags"] = .array(text.split(separator: ",").map { .string($0.trimmed) }) }
         let (filter, errors) = LocationFilter.parse(fields, pointer: "")
         if let error = errors.first {

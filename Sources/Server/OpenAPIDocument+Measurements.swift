@@ -27,8 +27,8 @@ extension OpenAPIDocument {
                     """,
                     "parameters": [
                         query(
-                            "wait", "Seconds (≤ 60) to wait until every run is terminal: 200 when finished, 202 with what is there at the deadline",
-                            ["type": "number", "minimum": 0, "maximum": 60]),
+                            "wait", "Seconds to wait (at most 60 are waited) until every run is terminal: 200 then, else 202 with what is there",
+                            ["type": "number", "minimum": 0]),
                         ["name": "Idempotency-Key", "in": "header", "required": false, "schema": ["type": "string", "maxLength": 128]],
                     ],
                     "requestBody": ["required": true, "content": ["application/json": ["schema": ref("MeasurementRequest")]]],
@@ -56,18 +56,23 @@ extension OpenAPIDocument {
                         path("measurement_id", "The measurement's id"),
                         query(
                             "group_by", "Also summarise per group", ["type": "string", "enum": ["country", "asn", "tag", "continent", "network"]]),
-                        query("wait", "Seconds (≤ 60) to wait until it is finished", ["type": "number", "minimum": 0, "maximum": 60]),
+                        query("wait", "Seconds to wait until it is finished (more than 60 waits 60)", ["type": "number", "minimum": 0]),
                     ], ok: ref("MeasurementRuns"), errors: notFound.merging(badRequest) { $1 })
             ],
         ]
     }
 
     static let agentFilters: [JSONValue] = [
-        query("continent", "AF, AN, AS, EU, NA, OC or SA", string), query("country", "ISO 3166-1 alpha-2", string),
+        query("continent", "Continent code", ["type": "string", "enum": .array(CountryCodes.continents.map(JSONValue.string))]),
+        query("country", "ISO 3166-1 alpha-2, upper case", ["type": "string", "enum": .array(CountryCodes.all.map(JSONValue.string))]),
         query("region", "Region (any case)", string), query("city", "City (any case)", string),
         query("asn", "AS number", ["type": "integer", "minimum": 1, "maximum": 4_294_967_294]),
-        query("network", "Network operator (any case)", string), query("tag", "Tags the agent must all carry, comma-separated", string),
+        query("network", "Network operator (any case)", string),
+        query("tag", "Tags the agent must all carry, comma-separated", ["type": "string", "pattern": .string("^(\(tag)(,\(tag))*)?$")]),
     ]
+
+    /// One tag: lower-case letters and digits, hyphens inside, at most 64 characters.
+    static let tag = "[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?"
 
     static var measurementSchemas: [String: JSONValue] {
         let location = object([

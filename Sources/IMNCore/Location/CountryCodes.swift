@@ -5,6 +5,9 @@
 public enum CountryCodes {
     public static let continents = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"]
 
+    /// Every assigned code, sorted.
+    public static var all: [String] { table.keys.sorted() }
+
     /// The continent of `country` (upper case), nil for a code that is not assigned.
     public static func continent(of country: String) -> String? { table[country] }
 
