@@ -1,7 +1,7 @@
 /// `GET /` for browsers: the agents with their location, alive state and last heartbeat, a live
 /// feed of results, an RTT chart per agent and target, a form that runs a module on an agent from
 /// the input schema it advertises, and one that measures from many agents chosen by country, ASN
-/// and tag, with its runs in a table by location. Self-contained (no CDN, no build step): it reads `/agents`,
+/// and tag, with its runs in a table by location (`/#measure?tag=…&module=…` fills it and runs it). Self-contained (no CDN, no build step): it reads `/agents`,
 /// recent results, and follows `/live/events` with `fetch`, so a bearer token (kept in the
 /// browser's local storage) works for everything.
 enum WebPage {
@@ -242,7 +242,16 @@ enum WebPage {
           }
         }
 
-        loadAgents().then(loadRecentResults).catch(error => { $("status").textContent = String(error); });
+        // A link such as /#measure?tag=eyeball&module=ping_module&input={"host":"example.com"}&limit=5 fills
+        // the many-agents form and runs it, so a measurement can be bookmarked or shared.
+        function measureFromLink() {
+          if (!location.hash.startsWith("#measure?")) return;
+          const wanted = new URLSearchParams(location.hash.slice(9));
+          for (const name of ["country", "asn", "tag", "limit", "input"]) if (wanted.has(name)) $("many-" + name).value = wanted.get(name);
+          if (wanted.has("module")) { renderManyForm(); $("many-module").value = wanted.get("module"); }
+          $("many").requestSubmit();
+        }
+        loadAgents().then(measureFromLink).then(loadRecentResults).catch(error => { $("status").textContent = String(error); });
         setInterval(() => loadAgents().catch(() => {}), 5000);
         setInterval(renderAgents, 1000);
         follow();

@@ -154,11 +154,11 @@ struct UpCommand: AsyncParsableCommand {
     static let madeUpLocations: [String: [String]] = [
         "agent_1": [
             "--country", "DE", "--region", "Berlin", "--city", "Berlin", "--latitude", "52.52", "--longitude", "13.405", "--asn", "3320",
-            "--network", "Deutsche Telekom", "--tags", "eyeball,ipv6",
+            "--network", "Deutsche Telekom", "--tags", "eyeball,ipv6,local",
         ],
         "agent_2": [
             "--country", "US", "--region", "Virginia", "--city", "Ashburn", "--latitude", "39.0438", "--longitude=-77.4874", "--asn",
-            "16509", "--network", "Amazon", "--tags", "datacenter,aws-us-east-1",
+            "16509", "--network", "Amazon", "--tags", "datacenter,aws-us-east-1,local",
         ],
     ]
 

@@ -38,6 +38,18 @@ struct WebPageTests {
             #expect(result.contains("ping_module") && result.contains("completed") && result.contains("avg_ms"), "the ping's result: \(result)")
             #expect(dom.contains("agent_1 → 127.0.0.1"), "the RTT chart has agent_1's series to 127.0.0.1")
 
+            // Where each agent is, and a measurement on every agent tagged `local` run from the page's form.
+            #expect(dom.contains("Berlin · DE · AS3320"), "agent_1's location is shown")
+            let link = url + #"#measure?tag=local&module=echo_module&input={"message":"from the page"}&limit=5"#
+            let (_, measured) = try await offload { try runProgram(browser, flags + ["--dump-dom", link]) }
+            let table =
+                measured.range(of: #"<tbody id="many-runs">"#).map { measured[$0.upperBound...] }?.components(separatedBy: "</tbody>").first ?? ""
+            let runs = table.components(separatedBy: #"<tr class="many-run">"#).dropFirst().map { String($0.prefix(400)) }
+            #expect(runs.count == 2, "both agents ran it: \(runs)")
+            #expect(runs.allSatisfy { $0.contains(#"class="completed""#) && $0.contains("from the page") }, "\(runs)")
+            #expect(runs.first?.contains("Ashburn · US") == true, "runs sorted by location: \(runs.first ?? "")")
+            #expect(measured.contains("2 of 2 completed"))
+
             let artifacts = Repository.path(".build/test-artifacts")
             try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
             let screenshot = artifacts.appendingPathComponent("web-page.png")
