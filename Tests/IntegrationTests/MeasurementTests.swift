@@ -124,7 +124,7 @@ struct MeasurementTests {
                 return (reply.json?.arrayValue ?? []).compactMap { $0["agent_id"]?.stringValue }.sorted()
             }
             #expect(try await ids("country=DE") == ["de_telekom", "de_vodafone"])
-            #expect(try await ids("country=de&asn=3320") == ["de_telekom"])
+            #expect(try await ids("country=DE&asn=3320") == ["de_telekom"])
             #expect(try await ids("tag=eyeball&alive=true") == ["de_telekom", "de_vodafone"])
             #expect(try await ids("tag=eyeball,ipv6") == ["de_telekom"])
             #expect(try await ids("continent=NA&tag=datacenter") == ["us_aws"])
@@ -134,7 +134,7 @@ struct MeasurementTests {
             let one = try await HTTP.request("GET", port: world.port, path: "/agents/de_telekom")
             #expect(one.json?["location"]?["continent"] == "EU", "the continent is worked out from the country")
             #expect(one.json?["location"]?["asn"] == 3320)
-            for bad in ["country=XX", "asn=0", "asn=many", "tag=Not_A_Tag", "alive=maybe", "continent=MARS"] {
+            for bad in ["country=XX", "country=de", "asn=0", "asn=many", "tag=Not_A_Tag", "alive=maybe", "continent=MARS"] {
                 #expect(try await HTTP.request("GET", port: world.port, path: "/agents?\(bad)").status == 400, "\(bad)")
             }
         }
@@ -261,11 +261,24 @@ struct MeasurementTests {
             let state = try await HTTP.request("GET", port: port, path: "/modules/states/world-1~us_aws")
             #expect(state.json?["history"]?.arrayValue?.compactMap { $0["to"]?.stringValue } == ["created", "started", "running", "completed"])
 
-            // Without wait: 202 with the runs; the live stream can follow it by id.
+            // Without wait: 202 with the runs; the live stream follows it by id, and only it.
+            let stream = try await SSEReader(port: port, path: "/live/events?kind=result&measurement=world-2")
+            defer { stream.disconnect() }
+            _ = try await HTTP.request("POST", port: port, path: "/agent/us_aws/echo_module?wait=10", body: #"{"message":"not this"}"#)
             let accepted = try await HTTP.request(
-                "POST", port: port, path: "/measurements", body: #"{"module":"echo_module","input":{"message":"later"},"agents":["us_aws"]}"#)
+                "POST", port: port, path: "/measurements",
+                body: #"{"module":"echo_module","input":{"message":"later"},"agents":["us_aws","de_telekom"]}"#,
+                headers: ["Idempotency-Key": "world-2"])
             #expect(accepted.status == 202)
             #expect(accepted.json?["runs"]?[0]?["request_id"] != nil)
+            var followed: [String] = []
+            for _ in 0..<2 {
+                let event = try await stream.nextEvent(timeout: .seconds(15))
+                #expect(event?["measurement_id"] == "world-2")
+                #expect(event?["output"]?["message"] == "later")
+                followed.append(event?["agent_id"]?.stringValue ?? "")
+            }
+            #expect(followed.sorted() == ["de_telekom", "us_aws"])
 
             // One agent stops; the re-run reports it offline and runs on the others.
             await world.agents.stop("de_vodafone")
