@@ -38,12 +38,12 @@ public final class IMNServer: Service {
         nats.name = "imn-\(configuration.serverID)"
         let connection = try await NATSConnection.connect(nats, logger: logger)
         let dbos = try DBOSClient(address: configuration.dbosAddress, tls: configuration.dbosTLS, metrics: metrics.factory)
-        let waiters = StateWaiters()
-        let api = MeasurementAPI(
-            registry: registry, connection: connection, dbos: dbos, waiters: waiters, metrics: metrics, actor: configuration.serverID,
+        let ledger = MeasurementLedger(
+            registry: registry, connection: connection, dbos: dbos, metrics: metrics, actor: configuration.serverID,
             stuckAfter: configuration.stuckAfter)
-        let ingestor = ResultIngestor(
-            connection: connection, dbos: dbos, actor: configuration.serverID, metrics: metrics, waiters: waiters, logger: logger)
+        let api = MeasurementAPI(
+            registry: registry, connection: connection, dbos: dbos, ledger: ledger, metrics: metrics, actor: configuration.serverID)
+        let ingestor = ResultIngestor(ledger: ledger, logger: logger)
         let scheduler = Scheduler(api: api, worker: configuration.serverID, logger: logger)
         let live = LiveFeed(hub: LiveHub(metrics: metrics))
         // DBOS's last_seen stays well within the heartbeat timeout, so a restarted server restores
@@ -69,12 +69,7 @@ public final class IMNServer: Service {
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { await self.reloadRegistry(dbos) }
                         group.addTask { await ingestor.run() }
-                        group.addTask {
-                            try await waiters.follow(connection) { event in
-                                if ModuleStateName(rawValue: event.state)?.isTerminal == true { api.inFlight.release(event.id) }
-                                live.state(event)
-                            }
-                        }
+                        group.addTask { try await ledger.follow { event in live.state(event) } }
                         group.addTask { try await self.followHeartbeats(connection, recorder: recorder, live: live) }
                         group.addTask { await recorder.run(dbos, logger: self.logger) }
                         group.addTask { await live.run() }

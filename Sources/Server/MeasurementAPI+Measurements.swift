@@ -85,25 +85,18 @@ extension MeasurementAPI {
             if let existing = try? await measurementRecord(id) { return try await respond(measurementID: existing.id, wait: wait, status: .accepted) }
             throw Problem(error)
         }
-        var admitted: [String] = []
+        let admitted: [String]
+        do { admitted = try await ledger.admit(runs.map(\.requestID), token: APIToken.current) } catch { throw Problem(error) }
+        let created: Imn_Dbos_V1_CreateMeasurementResponse
         do {
-            for run in runs {
-                if try await inFlight.admit(run.requestID, token: APIToken.current, states: currentStates) { admitted.append(run.requestID) }
-            }
+            created = try await ledger.create(id: id, module: module ?? "", spec: spec, runs: runs)
         } catch {
-            for id in admitted { inFlight.release(id) }
-            throw error
-        }
-        do {
-            let created = try await ledger.create(id: id, module: module ?? "", spec: spec, runs: runs)
-            let ids = created.measurement.runs.map(\.requestID)
-            return try await waiters.watching(all: ids) { waiter in
-                await ledger.dispatch(created.states, input: spec.input)
-                return try await respond(measurementID: id, wait: wait, waiter: waiter, status: .accepted)
-            }
-        } catch let error as LedgerError {
-            for id in admitted { inFlight.release(id) }
+            inFlight.release(admitted)
             throw Problem(error)
+        }
+        return try await waiters.watching(all: created.measurement.runs.map(\.requestID)) { waiter in
+            await ledger.dispatch(created.states, input: spec.input)
+            return try await respond(measurementID: id, wait: wait, waiter: waiter, status: .accepted)
         }
     }
 

@@ -11,16 +11,13 @@ struct MeasurementAPI: Sendable {
     let registry: AgentRegistry
     let connection: NATSConnection
     let dbos: DBOSClient
-    let waiters: StateWaiters
+    let ledger: MeasurementLedger
     let metrics: ServerMetrics
     let actor: String
-    let stuckAfter: Duration
-    let inFlight = MeasurementsInFlight()
     let started = Date()
 
-    var ledger: MeasurementLedger {
-        MeasurementLedger(registry: registry, connection: connection, dbos: dbos, metrics: metrics, actor: actor, stuckAfter: stuckAfter)
-    }
+    var waiters: StateWaiters { ledger.waiters }
+    var inFlight: MeasurementsInFlight { ledger.inFlight }
 
     func status() -> Response {
         let counts = registry.counts
@@ -96,7 +93,8 @@ struct MeasurementAPI: Sendable {
             fields["id"] = nil  // the request id, not module input
             moduleInput = .object(fields)
         }
-        let counted = try await inFlight.admit(requestID, token: APIToken.current, states: currentStates)
+        let counted: [String]
+        do { counted = try await ledger.admit([requestID], token: APIToken.current) } catch { throw Problem(error) }
         do {
             if untracked {
                 try await fireAndForget(agentID: agentID, module: module, input: moduleInput, requestID: requestID)
@@ -112,20 +110,8 @@ struct MeasurementAPI: Sendable {
             if response.status == .ok { inFlight.release(requestID) }  // terminal
             return response
         } catch {
-            if counted { inFlight.release(requestID) }
+            inFlight.release(counted)
             throw error
-        }
-    }
-
-    /// The states of `requestIDs` that DBOS has (for the per-token limit's recount).
-    func currentStates(_ requestIDs: [String]) async -> [String: String] {
-        await withTaskGroup(of: (String, String?).self) { group in
-            for id in requestIDs {
-                group.addTask { (id, try? await DBOSClient.untraced { try await dbos.getModuleState(.init(requestID: id)) }.state) }
-            }
-            var states: [String: String] = [:]
-            for await (id, state) in group { states[id] = state }
-            return states
         }
     }
 

@@ -1,4 +1,3 @@
-import DBOS
 import IMNCore
 import Synchronization
 
@@ -16,7 +15,9 @@ final class MeasurementsInFlight: Sendable {
     /// Counts `requestID` against `token`'s limit, or throws 429 at the limit. Returns whether
     /// this call added it (a re-post of a request in flight is not counted twice), so the caller
     /// can `release` it when the request is refused.
-    func admit(_ requestID: String, token: APIToken?, states: @Sendable ([String]) async -> [String: String]) async throws -> Bool {
+    func admit(
+        _ requestID: String, token: APIToken?, states: @Sendable ([String]) async -> [String: ModuleStateName]
+    ) async throws(LedgerError) -> Bool {
         guard let token, let limit = token.maxConcurrentMeasurements else { return false }
         for attempt in 0..<2 {
             switch tryAdmit(requestID, token: token.name, limit: limit) {
@@ -24,13 +25,11 @@ final class MeasurementsInFlight: Sendable {
             case .alreadyHeld: return false
             case .full(let ids) where attempt == 0:
                 let current = await states(Array(ids))
-                let finished = ids.filter { id in current[id].flatMap(ModuleStateName.init(rawValue:))?.isTerminal == true }
+                let finished = ids.filter { id in current[id]?.isTerminal == true }
                 held.withLock { $0[token.name]?.subtract(finished) }
             case .full(let ids):
-                throw Problem(
-                    status: .tooManyRequests, title: "Too many measurements in flight",
-                    detail: "token \"\(token.name)\" may have \(limit) measurements running at once; \(ids.count) are running",
-                    headers: .retryAfter(seconds: 1))
+                throw LedgerError(
+                    .tooManyInFlight, "token \"\(token.name)\" may have \(limit) measurements running at once; \(ids.count) are running")
             }
         }
         return false
@@ -47,11 +46,15 @@ final class MeasurementsInFlight: Sendable {
         }
     }
 
-    /// The request reached a terminal state, or was refused: it no longer counts.
-    func release(_ requestID: String) {
+    /// The requests reached a terminal state, or were refused: they no longer count.
+    func release(_ requestIDs: String...) { release(requestIDs) }
+
+    func release(_ requestIDs: [String]) {
         held.withLock { held in
-            for token in Array(held.keys) where held[token]?.remove(requestID) != nil && held[token]?.isEmpty == true {
-                held[token] = nil
+            for requestID in requestIDs {
+                for token in Array(held.keys) where held[token]?.remove(requestID) != nil && held[token]?.isEmpty == true {
+                    held[token] = nil
+                }
             }
         }
     }

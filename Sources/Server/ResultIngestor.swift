@@ -4,29 +4,21 @@ import GRPCCore
 import IMNCore
 import Logging
 import NATSClient
-import Synchronization
 import Tracing
 
 /// Moves results and state transitions from the `IMN_RESULTS` stream into DBOS: a durable pull
 /// consumer shared by every server replica; a message is acknowledged only after DBOS confirmed
-/// it, and NAKed with a delay otherwise. Missing intermediate states are applied in order, and
-/// late duplicates change nothing (DBOS's version and order checks decide). Each applied change is
+/// it, and NAKed with a delay otherwise. The ledger advances each run (missing intermediate states
+/// applied in order; late duplicates change nothing: DBOS's version and order checks decide). Each applied change is
 /// announced on `imn.live.state`, which wakes `?wait=` requests on every replica.
 final class ResultIngestor: Sendable {
-    let connection: NATSConnection
-    let dbos: DBOSClient
-    let actor: String
-    let metrics: ServerMetrics
-    let waiters: StateWaiters
+    let ledger: MeasurementLedger
     let logger: Logger
-    private let previous = Mutex<[String: (state: String, version: Int64)]>([:])
+    var connection: NATSConnection { ledger.connection }
+    var metrics: ServerMetrics { ledger.metrics }
 
-    init(connection: NATSConnection, dbos: DBOSClient, actor: String, metrics: ServerMetrics, waiters: StateWaiters, logger: Logger) {
-        self.connection = connection
-        self.dbos = dbos
-        self.actor = actor
-        self.metrics = metrics
-        self.waiters = waiters
+    init(ledger: MeasurementLedger, logger: Logger) {
+        self.ledger = ledger
         self.logger = logger
     }
 
@@ -131,11 +123,11 @@ final class ResultIngestor: Sendable {
                 if ModuleStateName(rawValue: result.state)?.isTerminal == true {
                     // The result and the state are independent writes: side by side.
                     async let stored = store(result)
-                    let state = try await advance(result)
+                    let state = try await ledger.advance(result)
                     let record = try await stored
-                    if let state { waiters.deliver(result.requestID, StateWaiters.Outcome(state: state, result: record)) }
+                    if let state { ledger.waiters.deliver(result.requestID, StateWaiters.Outcome(state: state, result: record)) }
                 } else {
-                    try await advance(result)
+                    try await ledger.advance(result)
                 }
             }
         } catch {
@@ -174,99 +166,9 @@ final class ResultIngestor: Sendable {
         request.result.metadata.moduleRevision = result.moduleVersion
         request.result.metadata.ingestSource = "jetstream"
         do {
-            return try await dbos.storeResultStreamed(request).result
+            return try await ledger.dbos.storeResultStreamed(request).result
         } catch let error as RPCError where error.code == .alreadyExists {
             return nil  // stored once and deleted since: nothing to do
-        }
-    }
-
-    /// Brings the stored state up to `result.state`, applying skipped states in order, all in one
-    /// SetModuleStates call. It writes without reading first: the usual case is the state just
-    /// before (the server created the request at version 1, then each transition adds one), and
-    /// a conflict hands back the current state to continue from. Returns the state stored when
-    /// this call reached `result.state`; nil when it was there already or past it.
-    @discardableResult
-    func advance(_ result: ResultMessage) async throws -> Imn_Dbos_V1_ModuleState? {
-        let guessed = previous.withLock { $0[result.requestID] }
-        var state = guessed?.state ?? "created"
-        var version = guessed?.version ?? 1
-        for _ in 0..<10 {
-            let path = Self.path(from: state, to: result.state)
-            if path.isEmpty { return nil }  // already there (a duplicate) or past it (late)
-            var request = Imn_Dbos_V1_SetModuleStatesRequest()
-            request.items = path.enumerated().map { offset, next in
-                var set = Imn_Dbos_V1_SetModuleStateRequest()
-                set.requestID = result.requestID
-                set.agentID = result.agentID
-                set.module = result.module
-                set.state = next
-                set.expectedVersion = version + Int64(offset)
-                set.actor = actor
-                set.detail = next == result.state ? (result.error ?? "") : ""
-                return set
-            }
-            let outcomes = try await dbos.setModuleStates(request).items
-            var conflict: Imn_Dbos_V1_ItemStatus?
-            for outcome in outcomes {
-                if outcome.hasStatus && outcome.status.code != 0 {
-                    conflict = outcome.status
-                    break
-                }
-                (state, version) = (outcome.state.state, outcome.state.version)
-                remember(result.requestID, state: state, version: version)
-                if state == result.state { return outcome.state }
-            }
-            guard let conflict else { throw RPCError(code: .internalError, message: "DBOS answered fewer states than it was sent") }
-            let code = Status.Code(rawValue: Int(conflict.code))
-            switch code {
-            case .aborted?, .failedPrecondition?, .notFound?:
-                // Someone else moved it, or it is not there yet: continue from what is stored.
-                let current: Imn_Dbos_V1_ModuleState?
-                if code == .notFound {
-                    current = nil
-                } else if conflict.hasCurrent {
-                    current = conflict.current
-                } else {
-                    let get = Imn_Dbos_V1_GetModuleStateRequest(requestID: result.requestID)
-                    do { current = try await dbos.getModuleState(get) } catch let error as RPCError where error.code == .notFound { current = nil }
-                }
-                (state, version) = (current?.state ?? "", current?.version ?? 0)
-            default:
-                throw DBOSClient.rpcError(conflict)
-            }
-        }
-        return nil
-    }
-
-    /// The states from `state` to `target` in the fixed order, `target` included: empty when
-    /// `state` is there already or past it; "" (nothing stored) starts at created; failed may
-    /// end any state directly.
-    static func path(from state: String, to target: String) -> [String] {
-        guard let goal = step(target) else { return [] }
-        var path: [String] = []
-        var current = state
-        while let level = current.isEmpty ? -1 : step(current), level < goal, path.count < 5 {
-            let next: String
-            switch (current, target) {
-            case ("", _): next = "created"
-            case (_, "failed"): next = "failed"
-            default: next = level == 2 ? target : ModuleStateName.allCases[level + 1].rawValue
-            }
-            path.append(next)
-            current = next
-        }
-        return path
-    }
-
-    /// The last state this replica stored per request (a small cache: a miss costs one conflict).
-    func remember(_ requestID: String, state: String, version: Int64) {
-        previous.withLock { previous in
-            if ModuleStateName(rawValue: state)?.isTerminal == true {
-                previous[requestID] = nil
-                return
-            }
-            if previous.count > 10_000 { previous.removeAll(keepingCapacity: true) }
-            previous[requestID] = (state, version)
         }
     }
 }

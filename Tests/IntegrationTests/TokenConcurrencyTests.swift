@@ -1,4 +1,5 @@
 import Foundation
+import IMNCore
 import IMNTestSupport
 import Testing
 
@@ -56,8 +57,8 @@ struct TokenConcurrencyTests {
     /// limit the held requests are recounted from their stored states.
     @Test func heldRequestsAreRecountedAtTheLimit() async throws {
         let inFlight = MeasurementsInFlight()
-        let stored = ["a": "running", "b": "completed"]
-        let states: @Sendable ([String]) async -> [String: String] = { ids in stored.filter { ids.contains($0.key) } }
+        let stored: [String: ModuleStateName] = ["a": .running, "b": .completed]
+        let states: @Sendable ([String]) async -> [String: ModuleStateName] = { ids in stored.filter { ids.contains($0.key) } }
         #expect(try await inFlight.admit("a", token: Self.busy, states: states))
         #expect(try await inFlight.admit("b", token: Self.busy, states: states))
         #expect(try await inFlight.admit("a", token: Self.busy, states: states) == false, "held already")
@@ -65,7 +66,7 @@ struct TokenConcurrencyTests {
         #expect(try await inFlight.admit("c", token: Self.busy, states: states))
         #expect(inFlight.count(token: "busy") == 2)
         // Full again, and "a" and "c" still run (or are unknown): refused.
-        await #expect(throws: Problem.self) { try await inFlight.admit("d", token: Self.busy, states: states) }
+        await #expect(throws: LedgerError.self) { try await inFlight.admit("d", token: Self.busy, states: states) }
         inFlight.release("c")
         #expect(try await inFlight.admit("d", token: Self.busy, states: states))
         #expect(try await inFlight.admit("x", token: Self.other, states: states) == false, "no limit, not counted")

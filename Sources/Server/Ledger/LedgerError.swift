@@ -16,6 +16,8 @@ struct LedgerError: Error, CustomStringConvertible {
         case agentUnreachable
         /// DBOS could not be reached or did not finish.
         case stateUnavailable
+        /// The caller's token has as many runs in flight as it may.
+        case tooManyInFlight
     }
 
     var code: Code
@@ -41,6 +43,8 @@ extension Problem {
         case .rejected: self.init(status: .conflict, title: "Rejected by the agent", detail: error.message, errors: error.violations)
         case .agentUnreachable: self.init(status: .serviceUnavailable, title: "Agent unreachable", detail: error.message)
         case .stateUnavailable: self.init(status: .serviceUnavailable, title: "State service unavailable", detail: error.message)
+        case .tooManyInFlight:
+            self.init(status: .tooManyRequests, title: "Too many measurements in flight", detail: error.message, headers: .retryAfter(seconds: 1))
         }
     }
 }

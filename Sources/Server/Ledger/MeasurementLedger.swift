@@ -3,14 +3,16 @@ import Foundation
 import GRPCCore
 import IMNCore
 import NATSClient
+import Synchronization
 import Tracing
 
 /// The one home of a measurement's life: creates it with all its runs (their states and its
-/// deadline in one DBOS call), sends each run's command to its agent, fails runs that cannot
-/// happen, waits for them, and ends what its deadline finds unfinished. Speaks DBOS and NATS,
-/// never HTTP: the REST routes, the scheduler and the deadlines call it, and its ``LedgerError``
-/// becomes a problem at the edge.
-struct MeasurementLedger: Sendable {
+/// deadline in one DBOS call), sends each run's command to its agent, advances runs as their
+/// agents report (`MeasurementLedger+Advance.swift`), fails runs that cannot happen, wakes who
+/// waits for them, counts each token's runs in flight, and ends what a deadline finds unfinished.
+/// Speaks DBOS and NATS, never HTTP: the REST routes, the scheduler, the deadlines and the
+/// ingestion call it, and its ``LedgerError`` becomes a problem at the edge.
+final class MeasurementLedger: Sendable {
     let registry: AgentRegistry
     let connection: NATSConnection
     let dbos: DBOSClient
@@ -18,6 +20,21 @@ struct MeasurementLedger: Sendable {
     let actor: String
     /// How long a run may stay unfinished before its deadline fails it.
     let stuckAfter: Duration
+    /// Handlers waiting (`?wait=`) for runs to end.
+    let waiters = StateWaiters()
+    /// Each REST token's runs in flight, for its `max_concurrent_measurements`.
+    let inFlight = MeasurementsInFlight()
+    /// The last state this replica stored per run (a small cache: a miss costs one conflict).
+    let stored = Mutex<[String: (state: ModuleStateName, version: Int64)]>([:])
+
+    init(registry: AgentRegistry, connection: NATSConnection, dbos: DBOSClient, metrics: ServerMetrics, actor: String, stuckAfter: Duration) {
+        self.registry = registry
+        self.connection = connection
+        self.dbos = dbos
+        self.metrics = metrics
+        self.actor = actor
+        self.stuckAfter = stuckAfter
+    }
 
     static let deadlinePrefix = "dl_"
 
@@ -99,7 +116,7 @@ struct MeasurementLedger: Sendable {
                 next += 1
                 group.addTask {
                     do throws(LedgerError) {
-                        try await send(agentID: state.agentID, module: state.module, input: input, requestID: state.requestID)
+                        try await self.send(agentID: state.agentID, module: state.module, input: input, requestID: state.requestID)
                         return (state, nil)
                     } catch {
                         return (state, error)
@@ -193,6 +210,45 @@ struct MeasurementLedger: Sendable {
             ).announce(on: connection)
         }
         return all
+    }
+
+    /// Follows `imn.live.state` until cancelled: a terminal change (stored by any replica) wakes its
+    /// waiters and ends its run's count against its token; `each` hears every change after that.
+    func follow(each: @Sendable (LiveStateEvent) -> Void) async throws {
+        try await waiters.follow(connection) { event in
+            if ModuleStateName(rawValue: event.state)?.isTerminal == true { inFlight.release(event.id) }
+            each(event)
+        }
+    }
+
+    /// Counts runs against `token`'s limit of measurements in flight; all or none (a refusal
+    /// releases what it counted). Returns the ids this call counted.
+    func admit(_ requestIDs: [String], token: APIToken?) async throws(LedgerError) -> [String] {
+        var admitted: [String] = []
+        do {
+            for id in requestIDs {
+                if try await inFlight.admit(id, token: token, states: currentStates) { admitted.append(id) }
+            }
+        } catch {
+            inFlight.release(admitted)
+            throw error
+        }
+        return admitted
+    }
+
+    /// The states of `requestIDs` that DBOS has (for the per-token limit's recount).
+    func currentStates(_ requestIDs: [String]) async -> [String: ModuleStateName] {
+        await withTaskGroup(of: (String, ModuleStateName?).self) { group in
+            for id in requestIDs {
+                group.addTask {
+                    let state = try? await DBOSClient.untraced { try await self.dbos.getModuleState(.init(requestID: id)) }.state
+                    return (id, state.flatMap(ModuleStateName.init(rawValue:)))
+                }
+            }
+            var states: [String: ModuleStateName] = [:]
+            for await (id, state) in group { states[id] = state }
+            return states
+        }
     }
 
     /// Runs a claimed deadline task: fails the measurement's runs that are still unfinished. True
