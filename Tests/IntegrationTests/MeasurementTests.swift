@@ -299,6 +299,36 @@ struct MeasurementTests {
         }
     }
 
+    /// A schedule by location chooses its agents at each run; each run is a measurement.
+    @Test func schedulesSelectByLocationAtEachRun() async throws {
+        try await Self.withWorld { world in
+            let port = world.port
+            let created = try await HTTP.request(
+                "POST", port: port, path: "/schedules",
+                body:
+                    #"{"id":"eyeballs","module":"echo_module","input":{"message":"tick"},"locations":[{"tags":["eyeball"]}],"limit":5,"interval_seconds":1}"#
+            )
+            #expect(created.status == 201, "\(created.body.prefix(300))")
+            #expect(created.json?["selection"]?["limit"] == 5)
+            var listed: [JSONValue] = []
+            #expect(
+                await eventually(timeout: .seconds(20)) {
+                    listed = (try? await HTTP.request("GET", port: port, path: "/measurements?limit=100"))?.json?["measurements"]?.arrayValue ?? []
+                    return listed.filter { $0["id"]?.stringValue?.hasPrefix("sch_eyeballs-") == true }.count >= 2
+                })
+            let first = try #require(listed.first { $0["id"]?.stringValue?.hasPrefix("sch_eyeballs-") == true }?["id"]?.stringValue)
+            let run = try await HTTP.request("GET", port: port, path: "/measurements/\(first)?wait=10")
+            #expect(Self.agentIDs(run) == ["de_telekom", "de_vodafone"])
+            #expect(run.json?["summary"]?["completed"] == 2)
+            #expect(try await HTTP.request("DELETE", port: port, path: "/schedules/sch_eyeballs").status == 204)
+            let nowhere = try await HTTP.request(
+                "POST", port: port, path: "/schedules",
+                body: #"{"module":"echo_module","input":{"message":"x"},"locations":[{"country":"FR"}],"interval_seconds":5}"#)
+            #expect(nowhere.status == 422)
+            #expect(Self.pointers(nowhere) == ["/locations/0"])
+        }
+    }
+
     @Test func anAgentThatDiesMidMeasurementFailsByItsDeadline() async throws {
         try await Self.withWorld(stuckAfter: .seconds(4)) { world in
             let port = world.port
