@@ -40,16 +40,28 @@ final class StateWaiters: Sendable {
         var result: Imn_Dbos_V1_Result?
     }
 
-    /// One waiting handler: its wake signal and what was handed over, if anything.
+    /// One waiting handler: its wake signal, what was handed over, if anything, and which of the
+    /// requests it watches have ended (a measurement's waiter watches all its runs).
     final class Waiter: Sendable {
         let signal = WakeSignal()
         private let handed = Mutex<Outcome?>(nil)
+        private let ended = Mutex<Set<String>>([])
 
         var outcome: Outcome? { handed.withLock { $0 } }
 
         func deliver(_ outcome: Outcome) {
             handed.withLock { $0 = outcome }
+            finish(outcome.state.requestID)
+        }
+
+        func finish(_ requestID: String) {
+            ended.withLock { _ = $0.insert(requestID) }
             signal.signal()
+        }
+
+        /// Every one of `requestIDs` has been heard ending since the waiter began.
+        func heardEnd(of requestIDs: some Sequence<String>) -> Bool {
+            ended.withLock { ended in requestIDs.allSatisfy(ended.contains) }
         }
     }
 
@@ -98,7 +110,7 @@ final class StateWaiters: Sendable {
     /// A change announced on `imn.live.state`: a terminal one wakes the waiters (to read DBOS).
     func notify(_ requestID: String, state: String) {
         guard ModuleStateName(rawValue: state)?.isTerminal == true else { return }
-        for waiter in waiters(requestID) { waiter.signal.signal() }
+        for waiter in waiters(requestID) { waiter.finish(requestID) }
     }
 
     /// Follows `imn.live.state` until cancelled; `each` hears every change after its waiters.

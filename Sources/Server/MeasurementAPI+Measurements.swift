@@ -95,8 +95,21 @@ extension MeasurementAPI {
             throw Problem(error)
         }
         return try await waiters.watching(all: created.measurement.runs.map(\.requestID)) { waiter in
-            await ledger.dispatch(created.states, input: spec.input)
-            return try await respond(measurementID: id, wait: wait, waiter: waiter, status: .accepted)
+            let failures = await ledger.dispatch(created.states, input: spec.input)
+            guard wait != nil else {
+                // 202 from what was just created: no read back.
+                var known = Imn_Dbos_V1_GetMeasurementResponse()
+                known.measurement = created.measurement
+                known.states = created.states.map { state in
+                    var state = state
+                    if let failure = failures[state.requestID] { (state.state, state.detail) = (ModuleStateName.failed.rawValue, failure.message) }
+                    return state
+                }
+                var response = Problem.json(Self.json(known, groupBy: nil), status: .accepted)
+                response.headers[.location] = "/measurements/\(id)"
+                return response
+            }
+            return try await respond(measurementID: id, wait: wait, waiter: waiter, status: .accepted, known: created.states)
         }
     }
 
@@ -167,28 +180,52 @@ extension MeasurementAPI {
         }
     }
 
-    /// The measurement as it stands; with `wait`, once every run is terminal or at the deadline.
+    /// The measurement as it stands; with `wait`, once every run is terminal (200) or at the
+    /// deadline (`status`). While waiting it reads DBOS only when every unfinished run has been
+    /// heard ending (the waiter keeps count), or after a second without that, so a measurement of
+    /// a thousand runs costs a read or two, not one per run. `known`: the runs' states as last
+    /// known (just created), so that no read is needed to begin.
     func respond(
-        measurementID: String, wait: Double?, waiter: StateWaiters.Waiter? = nil, status: HTTPResponse.Status,
-        groupBy: MeasurementSummary.Grouping? = nil
+        measurementID: String, wait: Double?, waiter given: StateWaiters.Waiter? = nil, status: HTTPResponse.Status,
+        groupBy: MeasurementSummary.Grouping? = nil, known: [Imn_Dbos_V1_ModuleState]? = nil
     ) async throws -> Response {
-        let deadline = ContinuousClock.now + .milliseconds(Int64(min(max(wait ?? 0, 0), 60) * 1000))
+        func read() async throws -> Imn_Dbos_V1_GetMeasurementResponse {
+            do { return try await measurement(measurementID, withResults: true) } catch { throw Problem(error) }
+        }
+        func answer(_ current: Imn_Dbos_V1_GetMeasurementResponse, _ code: HTTPResponse.Status) -> Response {
+            var response = Problem.json(Self.json(current, groupBy: groupBy), status: code)
+            response.headers[.location] = "/measurements/\(measurementID)"
+            return response
+        }
+        func unfinished(_ states: [Imn_Dbos_V1_ModuleState]) -> [String] {
+            states.filter { ModuleStateName(rawValue: $0.state)?.isTerminal != true }.map(\.requestID)
+        }
+        guard let wait else { return answer(try await read(), status) }
+        let deadline = ContinuousClock.now + .milliseconds(Int64(min(max(wait, 0), 60) * 1000))
+        let states: [Imn_Dbos_V1_ModuleState]
+        if let known {
+            states = known
+        } else {
+            let current = try await read()
+            if Self.isFinished(current) { return answer(current, .ok) }
+            states = current.states
+        }
+        var waiting = unfinished(states)
+        guard let waiter = given else {
+            // A GET that waits: watch the unfinished runs from now on.
+            return try await waiters.watching(all: waiting) { [states] waiter in
+                try await respond(measurementID: measurementID, wait: wait, waiter: waiter, status: status, groupBy: groupBy, known: states)
+            }
+        }
         while true {
-            let current: Imn_Dbos_V1_GetMeasurementResponse
-            do { current = try await measurement(measurementID, withResults: true) } catch { throw Problem(error) }
-            let finished = Self.isFinished(current)
-            let now = ContinuousClock.now
-            if wait == nil || finished || now >= deadline {
-                let code: HTTPResponse.Status = wait != nil && finished ? .ok : status
-                var response = Problem.json(Self.json(current, groupBy: groupBy), status: code)
-                response.headers[.location] = "/measurements/\(measurementID)"
-                return response
+            let until = min(deadline, ContinuousClock.now + .seconds(1))
+            while waiting.isEmpty || !waiter.heardEnd(of: waiting), ContinuousClock.now < until {
+                await waiter.signal.wait(timeout: until - ContinuousClock.now)
             }
-            if let waiter {
-                await waiter.signal.wait(timeout: min(deadline - now, .milliseconds(250)))
-            } else {
-                try? await Task.sleep(for: min(deadline - now, .milliseconds(100)))
-            }
+            let current = try await read()
+            if Self.isFinished(current) { return answer(current, .ok) }
+            if ContinuousClock.now >= deadline { return answer(current, status) }
+            waiting = unfinished(current.states)
         }
     }
 

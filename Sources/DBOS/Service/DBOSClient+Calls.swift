@@ -121,6 +121,15 @@ extension DBOSClient {
         try await stateBatcher.submit(request)
     }
 
+    /// SetModuleStates by group commit: this request's items stay together and in order, beside
+    /// other callers' requests in one SetModuleStates call; the outcomes are what its own call
+    /// would have answered.
+    public func setModuleStatesInBatch(_ request: Imn_Dbos_V1_SetModuleStatesRequest) async throws -> Imn_Dbos_V1_SetModuleStatesResponse {
+        var response = Imn_Dbos_V1_SetModuleStatesResponse()
+        response.items = try await statesBatcher.submit(request.items)
+        return response
+    }
+
     /// StoreResult over the client's open StoreResultStream (``DBOSResultStream``): the same reply
     /// or error as ``storeResult(_:)``, without a call per result. Retried like it (``idempotentRetry``).
     public func storeResultStreamed(_ request: Imn_Dbos_V1_StoreResultRequest) async throws -> Imn_Dbos_V1_StoreResultResponse {
@@ -158,6 +167,33 @@ extension DBOSClient {
             request.items = items
             return try await dbos.setModuleStates(request, options: options).items.map { item in
                 item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.state)
+            }
+        }
+    }
+
+    /// Whole SetModuleStates requests (a run's states in order) joined into one call, at most
+    /// 1,000 items: 250 requests of up to four states.
+    static func makeStatesBatcher(
+        _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
+    ) -> DBOSBatcher<[Imn_Dbos_V1_SetModuleStateRequest], [Imn_Dbos_V1_SetModuleStateOutcome]> {
+        DBOSBatcher(maxItems: 250, size: { $0.reduce(0) { $0 + $1.detail.utf8.count + 256 } }) { requests in
+            guard requests.allSatisfy({ $0.count <= 4 }) else {
+                // Longer than a path ever is: each on its own, so the call limit holds.
+                var replies: [Result<[Imn_Dbos_V1_SetModuleStateOutcome], RPCError>] = []
+                for items in requests {
+                    var request = Imn_Dbos_V1_SetModuleStatesRequest()
+                    request.items = items
+                    replies.append(.success(try await dbos.setModuleStates(request, options: options).items))
+                }
+                return replies
+            }
+            var request = Imn_Dbos_V1_SetModuleStatesRequest()
+            request.items = requests.flatMap { $0 }
+            var outcomes = try await dbos.setModuleStates(request, options: options).items[...]
+            return requests.map { items in
+                let mine = Array(outcomes.prefix(items.count))
+                outcomes = outcomes.dropFirst(items.count)
+                return .success(mine)
             }
         }
     }

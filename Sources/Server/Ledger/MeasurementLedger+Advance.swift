@@ -5,7 +5,7 @@ import IMNCore
 // Runs move as their agents report: the ingestion hands each run's furthest message here.
 extension MeasurementLedger {
     /// Brings the stored state of `result`'s run up to `result.state`, applying skipped states in
-    /// order, all in one SetModuleStates call. It writes without reading first: the usual case is
+    /// order, in one SetModuleStates call shared with other runs advancing at the same time. It writes without reading first: the usual case is
     /// the state just before (the run was created at version 1, then each transition adds one), and
     /// a conflict hands back the current state to continue from. Returns the state stored when
     /// this call reached `result.state`; nil when it was there already or past it.
@@ -30,7 +30,8 @@ extension MeasurementLedger {
                 set.detail = next == target ? (result.error ?? "") : ""
                 return set
             }
-            let outcomes = try await dbos.setModuleStates(request).items
+            // With other runs' states in one call (group commit): a measurement's runs end together.
+            let outcomes = try await dbos.setModuleStatesInBatch(request).items
             var conflict: Imn_Dbos_V1_ItemStatus?
             for outcome in outcomes {
                 if outcome.hasStatus && outcome.status.code != 0 {
