@@ -115,5 +115,24 @@ public final class AgentRegistry: Sendable {
     /// Agents known and alive, without looking at each.
     var counts: (total: Int, alive: Int) { state.withLock { ($0.entries.count, $0.alive.count) } }
 
+    /// An agent a measurement may pick: alive and advertising the module it runs.
+    struct Candidate: Sendable {
+        var agentID: String
+        var location: AgentLocation?
+    }
+
+    /// The agents alive now that advertise `module`, in no order (no copy of each entry, no sort:
+    /// a measurement picks from thousands).
+    func candidates(module: String) -> [Candidate] {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            state.alive.compactMap { id -> Candidate? in
+                guard let entry = state.entries[id], now - entry.lastSeen <= timeout, entry.heartbeat.modules.contains(where: { $0.name == module })
+                else { return nil }
+                return Candidate(agentID: id, location: entry.heartbeat.location)
+            }
+        }
+    }
+
     public var all: [Entry] { state.withLock { Array($0.entries.values) }.sorted { $0.heartbeat.agentID < $1.heartbeat.agentID } }
 }

@@ -54,8 +54,9 @@ extension MeasurementAPI {
             case .agents(let ids):
                 chosen = try agents(ids, module: module ?? "")
             case .locations(let locations, let limit):
-                let candidates = registry.all.filter { registry.isAlive($0) && $0.heartbeat.modules.contains { $0.name == module } }
-                chosen = try AgentSelection.pick(locations, limit: limit, module: module ?? "", candidates: candidates)
+                let picked = try AgentSelection.pick(
+                    locations, limit: limit, module: module ?? "", candidates: registry.candidates(module: module ?? ""))
+                chosen = picked.compactMap { registry.entry($0.agentID) }
             case .measurement(let earlierID):
                 let earlier = try await measurementRecord(earlierID)
                 let earlierSpec = try? JSONDecoder().decode(MeasurementLedger.Spec.self, from: earlier.spec)
@@ -105,7 +106,7 @@ extension MeasurementAPI {
                     if let failure = failures[state.requestID] { (state.state, state.detail) = (ModuleStateName.failed.rawValue, failure.message) }
                     return state
                 }
-                var response = Problem.json(Self.json(known, groupBy: nil), status: .accepted)
+                var response = Problem.json(Self.json(known, groupBy: nil, spec: created.created ? spec : nil), status: .accepted)
                 response.headers[.location] = "/measurements/\(id)"
                 return response
             }
@@ -271,17 +272,17 @@ extension MeasurementAPI {
     }
 
     /// A measurement with each run (agent, location, state, result or error, figures) and the summary.
-    static func json(_ stored: Imn_Dbos_V1_GetMeasurementResponse, groupBy: MeasurementSummary.Grouping?) -> JSONValue {
+    /// `known`: the spec when the caller has it (not decoded again).
+    static func json(_ stored: Imn_Dbos_V1_GetMeasurementResponse, groupBy: MeasurementSummary.Grouping?, spec known: MeasurementLedger.Spec? = nil)
+        -> JSONValue
+    {
         let record = stored.measurement
-        let spec = try? JSONDecoder().decode(MeasurementLedger.Spec.self, from: record.spec)
+        let spec = known ?? (try? JSONDecoder().decode(MeasurementLedger.Spec.self, from: record.spec))
         let states = Dictionary(stored.states.map { ($0.requestID, $0) }, uniquingKeysWith: { $1 })
         let results = Dictionary(stored.results.map { ($0.requestID, $0) }, uniquingKeysWith: { $1 })
         var summaryRuns: [MeasurementSummary.Run] = []
         var runs: [JSONValue] = []
-        let encoder = JSONEncoder()
-        func location(_ agentID: String) -> JSONValue {
-            spec?.locations[agentID].flatMap { try? JSONValue(parsing: encoder.encode($0)) } ?? .null
-        }
+        func location(_ agentID: String) -> JSONValue { spec?.locations[agentID]?.json ?? .null }
         for run in record.runs {
             let state = states[run.requestID]
             let result = results[run.requestID]

@@ -54,7 +54,8 @@ struct Scheduler: Sendable {
         let usable = { (entry: AgentRegistry.Entry) in registry.isAlive(entry) && entry.heartbeat.modules.contains { $0.name == spec.module } }
         var chosen: [AgentRegistry.Entry] = []
         if let selection = spec.selection?.objectValue, case .locations(let locations, let limit)? = AgentSelection.parse(selection).0?.who {
-            chosen = (try? AgentSelection.pick(locations, limit: limit, module: spec.module, candidates: registry.all.filter(usable))) ?? []
+            let picked = try? AgentSelection.pick(locations, limit: limit, module: spec.module, candidates: registry.candidates(module: spec.module))
+            chosen = (picked ?? []).compactMap { registry.entry($0.agentID) }
         } else {
             chosen = spec.agents.compactMap { registry.entry($0) }.filter(usable)
         }

@@ -66,10 +66,9 @@ extension MeasurementAPI {
         // fails on every run for a reason known today.
         var input = fields["input"] ?? [:]
         if !locations.isEmpty {
-            let candidates = registry.all.filter { registry.isAlive($0) && $0.heartbeat.modules.contains { $0.name == module } }
             do throws(LedgerError) {
-                let chosen = try AgentSelection.pick(locations, limit: limit, module: module, candidates: candidates)
-                input = try validated(input, for: chosen, module: module)
+                let chosen = try AgentSelection.pick(locations, limit: limit, module: module, candidates: registry.candidates(module: module))
+                input = try validated(input, for: chosen.compactMap { registry.entry($0.agentID) }, module: module)
             } catch {
                 throw Problem(error)
             }

@@ -6,11 +6,8 @@ import Testing
 
 /// The selection rules alone: spread over locations, limits, never one agent twice.
 struct AgentSelectionTests {
-    static func entry(_ id: String, _ location: AgentLocation) -> AgentRegistry.Entry {
-        AgentRegistry.Entry(
-            heartbeat: Heartbeat(
-                agentID: id, name: id, hostname: "h", version: "1", startedAtMilliseconds: 0, sentAtMilliseconds: 0, sequence: 1, modules: [],
-                location: location), lastSeen: .now, schemaWarnings: [])
+    static func entry(_ id: String, _ location: AgentLocation) -> AgentRegistry.Candidate {
+        AgentRegistry.Candidate(agentID: id, location: location)
     }
 
     static let agents = [
@@ -20,7 +17,7 @@ struct AgentSelectionTests {
     ]
 
     static func pick(_ locations: [AgentSelection.Location], limit: Int?) throws(LedgerError) -> [String] {
-        try AgentSelection.pick(locations, limit: limit, module: "m", candidates: agents, shuffle: { $0 }).map(\.heartbeat.agentID)
+        try AgentSelection.pick(locations, limit: limit, module: "m", candidates: agents, shuffle: { $0 }).map(\.agentID)
     }
 
     @Test func spreadsOverLocationsInTurn() throws {

@@ -54,11 +54,77 @@ extension JSONValue {
         self = value
     }
 
-    /// Compact JSON bytes with sorted keys (stable, so equal values encode equally).
+    /// Compact JSON bytes with sorted keys (stable, so equal values encode equally): what
+    /// `JSONEncoder` with `.sortedKeys` and `.withoutEscapingSlashes` writes, without its cost
+    /// (every API answer and module output goes through here). A number that is not finite, which
+    /// JSON cannot hold, is written as null.
     public var bytes: [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? Array(encoder.encode(self))) ?? Array("null".utf8)
+        var output: [UInt8] = []
+        output.reserveCapacity(128)
+        write(into: &output)
+        return output
+    }
+
+    func write(into output: inout [UInt8]) {
+        switch self {
+        case .null: output += "null".utf8
+        case .bool(let value): output += (value ? "true" : "false").utf8
+        case .number(let value): Self.write(value, into: &output)
+        case .string(let value): Self.write(value, into: &output)
+        case .array(let values):
+            output.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                value.write(into: &output)
+            }
+            output.append(UInt8(ascii: "]"))
+        case .object(let fields):
+            output.append(UInt8(ascii: "{"))
+            for (index, key) in fields.keys.sorted().enumerated() {
+                if index > 0 { output.append(UInt8(ascii: ",")) }
+                Self.write(key, into: &output)
+                output.append(UInt8(ascii: ":"))
+                fields[key]?.write(into: &output)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
+    }
+
+    /// Whole numbers as integers (so that integers stay integers for other tools), others in
+    /// Swift's shortest round-trip form, as JSONEncoder writes them.
+    static func write(_ value: Double, into output: inout [UInt8]) {
+        guard value.isFinite else {
+            output += "null".utf8
+            return
+        }
+        if value.rounded() == value, abs(value) < 9_007_199_254_740_992 {
+            output += String(Int64(value)).utf8
+            return
+        }
+        let text = value.description
+        output += (text.hasSuffix(".0") ? text.dropLast(2) : Substring(text)).utf8
+    }
+
+    static func write(_ string: String, into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "\""))
+        for byte in string.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): output += "\\\"".utf8
+            case UInt8(ascii: "\\"): output += "\\\\".utf8
+            case 0x0A: output += "\\n".utf8
+            case 0x0D: output += "\\r".utf8
+            case 0x09: output += "\\t".utf8
+            case 0x08: output += "\\b".utf8
+            case 0x0C: output += "\\f".utf8
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                output += "\\u00".utf8
+                output.append(hex[Int(byte >> 4)])
+                output.append(hex[Int(byte & 0x0F)])
+            default: output.append(byte)
+            }
+        }
+        output.append(UInt8(ascii: "\""))
     }
 
     public var text: String { String(decoding: bytes, as: UTF8.self) }

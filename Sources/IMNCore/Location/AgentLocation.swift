@@ -46,6 +46,19 @@ public struct AgentLocation: Sendable, Hashable, Codable {
 
     public var isEmpty: Bool { self == AgentLocation() }
 
+    /// As JSON, the fields given only (what encoding it gives, without an encoder).
+    public var json: JSONValue {
+        var object: [String: JSONValue] = [:]
+        for (name, value) in [("continent", continent), ("country", country), ("region", region), ("city", city), ("network", network)] {
+            if let value { object[name] = .string(value) }
+        }
+        if let latitude { object["latitude"] = .number(latitude) }
+        if let longitude { object["longitude"] = .number(longitude) }
+        if let asn { object["asn"] = .number(Double(asn)) }
+        object["tags"] = .array(tags.map(JSONValue.string))
+        return .object(object)
+    }
+
     static let maxASN: Int64 = 4_294_967_294
     static let maxTags = 32
     static let maxTextLength = 100

@@ -25,13 +25,13 @@ struct AgentSelection: Sendable, Hashable {
     /// location, so repeated measurements spread over a location's agents. Throws
     /// `invalidRequest` naming the location that matched nothing.
     static func pick(
-        _ locations: [Location], limit: Int?, module: String, candidates: [AgentRegistry.Entry],
-        shuffle: ([AgentRegistry.Entry]) -> [AgentRegistry.Entry] = { $0.shuffled() }
-    ) throws(LedgerError) -> [AgentRegistry.Entry] {
-        var pools: [[AgentRegistry.Entry]] = []
+        _ locations: [Location], limit: Int?, module: String, candidates: [AgentRegistry.Candidate],
+        shuffle: ([AgentRegistry.Candidate]) -> [AgentRegistry.Candidate] = { $0.shuffled() }
+    ) throws(LedgerError) -> [AgentRegistry.Candidate] {
+        var pools: [[AgentRegistry.Candidate]] = []
         var violations: [SchemaViolation] = []
         for (index, location) in locations.enumerated() {
-            let pool = shuffle(candidates.filter { location.filter.matches($0.heartbeat.location) })
+            let pool = shuffle(candidates.filter { location.filter.matches($0.location) })
             if pool.isEmpty {
                 violations.append(
                     SchemaViolation(
@@ -44,7 +44,7 @@ struct AgentSelection: Sendable, Hashable {
             throw LedgerError(.invalidRequest, "a location matched no agent that can run \(module)", violations: violations)
         }
         let overall = limit ?? (locations.allSatisfy { $0.limit != nil } ? locations.compactMap(\.limit).reduce(0, +) : locations.count)
-        var chosen: [AgentRegistry.Entry] = []
+        var chosen: [AgentRegistry.Candidate] = []
         var taken = Set<String>()
         var counts = Array(repeating: 0, count: locations.count)
         var cursors = Array(repeating: 0, count: locations.count)
@@ -53,10 +53,10 @@ struct AgentSelection: Sendable, Hashable {
             progressed = false
             for index in locations.indices where chosen.count < overall {
                 if let cap = locations[index].limit, counts[index] >= cap { continue }
-                while cursors[index] < pools[index].count, taken.contains(pools[index][cursors[index]].heartbeat.agentID) { cursors[index] += 1 }
+                while cursors[index] < pools[index].count, taken.contains(pools[index][cursors[index]].agentID) { cursors[index] += 1 }
                 guard cursors[index] < pools[index].count else { continue }
                 let entry = pools[index][cursors[index]]
-                taken.insert(entry.heartbeat.agentID)
+                taken.insert(entry.agentID)
                 chosen.append(entry)
                 counts[index] += 1
                 progressed = true
