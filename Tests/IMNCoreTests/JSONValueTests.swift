@@ -32,7 +32,9 @@ struct JSONValueTests {
 
     static func random(depth: Int, _ generator: inout SplitMix) -> JSONValue {
         let characters = Array("aZ09 _-/\\\"\n\t\u{01}é😀")
-        func text() -> String { String((0..<Int.random(in: 0...6, using: &generator)).map { _ in characters.randomElement(using: &generator) ?? "a" }) }
+        func text() -> String {
+            String((0..<Int.random(in: 0...6, using: &generator)).map { _ in characters.randomElement(using: &generator) ?? "a" })
+        }
         switch Int.random(in: 0..<(depth > 0 ? 7 : 5), using: &generator) {
         case 0: return .null
         case 1: return .bool(Bool.random(using: &generator))
