@@ -17,7 +17,7 @@ struct AgentSelectionTests {
     ]
 
     static func pick(_ locations: [AgentSelection.Location], limit: Int?) throws(LedgerError) -> [String] {
-        try AgentSelection.pick(locations, limit: limit, module: "m", candidates: agents, shuffle: { $0 }).map(\.agentID)
+        try AgentSelection.pick(locations, limit: limit, module: "m", candidates: agents, draw: { $0.lowerBound }).map(\.agentID)
     }
 
     @Test func spreadsOverLocationsInTurn() throws {
@@ -30,6 +30,18 @@ struct AgentSelectionTests {
         let anywhere = AgentSelection.Location(filter: LocationFilter(), limit: nil)
         #expect(try Self.pick([capped, anywhere], limit: 3) == ["de1", "de2", "de3"])
         #expect(try Self.pick([capped, AgentSelection.Location(filter: LocationFilter(country: "JP"), limit: 2)], limit: nil) == ["de1", "jp1"])
+    }
+
+    @Test func randomDrawsSpreadOverALocationsAgents() throws {
+        let de = AgentSelection.Location(filter: LocationFilter(country: "DE"), limit: nil)
+        var seen: [String: Int] = [:]
+        for _ in 0..<300 {
+            let picked = try AgentSelection.pick([de], limit: 2, module: "m", candidates: Self.agents)
+            #expect(Set(picked.map(\.agentID)).count == 2, "never one agent twice")
+            for candidate in picked { seen[candidate.agentID, default: 0] += 1 }
+        }
+        #expect(Set(seen.keys) == ["de1", "de2", "de3"])
+        #expect(seen.values.allSatisfy { $0 > 100 }, "each German agent about 200 times in 600 picks: \(seen)")
     }
 
     @Test func aLocationMatchingNothingIsNamed() {

@@ -21,17 +21,18 @@ struct AgentSelection: Sendable, Hashable {
     /// The most runs one measurement may have.
     static let maxLimit = 1000
 
-    /// The agents chosen from `candidates` (alive, with the module) — shuffled within each
-    /// location, so repeated measurements spread over a location's agents. Throws
-    /// `invalidRequest` naming the location that matched nothing.
+    /// The agents chosen from `candidates` (alive, with the module) — at random within each
+    /// location, so repeated measurements spread over a location's agents (a partial shuffle:
+    /// as many draws as picks, not a shuffle of thousands). `draw` picks an index in a range (tests
+    /// take the first). Throws `invalidRequest` naming the location that matched nothing.
     static func pick(
         _ locations: [Location], limit: Int?, module: String, candidates: [AgentRegistry.Candidate],
-        shuffle: ([AgentRegistry.Candidate]) -> [AgentRegistry.Candidate] = { $0.shuffled() }
+        draw: (Range<Int>) -> Int = { Int.random(in: $0) }
     ) throws(LedgerError) -> [AgentRegistry.Candidate] {
         var pools: [[AgentRegistry.Candidate]] = []
         var violations: [SchemaViolation] = []
         for (index, location) in locations.enumerated() {
-            let pool = shuffle(candidates.filter { location.filter.matches($0.location) })
+            let pool = candidates.filter { location.filter.matches($0.location) }
             if pool.isEmpty {
                 violations.append(
                     SchemaViolation(
@@ -53,7 +54,12 @@ struct AgentSelection: Sendable, Hashable {
             progressed = false
             for index in locations.indices where chosen.count < overall {
                 if let cap = locations[index].limit, counts[index] >= cap { continue }
-                while cursors[index] < pools[index].count, taken.contains(pools[index][cursors[index]].agentID) { cursors[index] += 1 }
+                // The next draw of this location's pool (Fisher–Yates, one step at a time).
+                while cursors[index] < pools[index].count {
+                    pools[index].swapAt(cursors[index], draw(cursors[index]..<pools[index].count))
+                    guard taken.contains(pools[index][cursors[index]].agentID) else { break }
+                    cursors[index] += 1
+                }
                 guard cursors[index] < pools[index].count else { continue }
                 let entry = pools[index][cursors[index]]
                 taken.insert(entry.agentID)
