@@ -25,7 +25,7 @@ extension MeasurementAPI {
         }
         let (selection, selectionErrors) = AgentSelection.parse(fields)
         errors += selectionErrors
-        var module = fields["module"]?.stringValue
+        let module = fields["module"]?.stringValue
         if fields["module"] != nil && (module ?? "").isEmpty {
             errors.append(SchemaViolation(pointer: "/module", keyword: "type", message: "a module name"))
         }
@@ -34,7 +34,7 @@ extension MeasurementAPI {
         if fields["module"] == nil && !isRerun {
             errors.append(SchemaViolation(pointer: "/module", keyword: "required", message: "the module to run"))
         }
-        var input = fields["input"]
+        let input = fields["input"]
         if let given = input, given.objectValue == nil { errors.append(SchemaViolation(pointer: "/input", keyword: "type", message: "an object")) }
         let id = idempotencyKey ?? fields["id"]?.stringValue ?? "m-" + UUID().uuidString.lowercased()
         if !Subjects.isValidRequestID(id) || id.utf8.count > 128 {
@@ -44,53 +44,20 @@ extension MeasurementAPI {
             throw Problem(status: .unprocessableContent, title: "Invalid measurement", detail: "the body is not a valid measurement", errors: errors)
         }
         // The agents, chosen now; a measurement seen before is answered as it was made.
-        var runs: [MeasurementRun] = []
-        var spec: MeasurementLedger.Spec
-        do throws(LedgerError) {
-            var chosen: [AgentRegistry.Entry] = []
-            var offline: [String] = []
-            var rerunOf: String?
-            switch selection.who {
-            case .agents(let ids):
-                chosen = try agents(ids, module: module ?? "")
-            case .locations(let locations, let limit):
-                let picked = try AgentSelection.pick(
-                    locations, limit: limit, module: module ?? "", candidates: registry.candidates(module: module ?? ""))
-                chosen = picked.compactMap { registry.entry($0.agentID) }
-            case .measurement(let earlierID):
-                let earlier = try await measurementRecord(earlierID)
-                let earlierSpec = try? JSONDecoder().decode(MeasurementLedger.Spec.self, from: earlier.spec)
-                module = module ?? earlier.module
-                input = input ?? earlierSpec?.input
-                rerunOf = earlierID
-                for agentID in earlier.runs.map(\.agentID) + (earlierSpec?.offline ?? []) {
-                    if let entry = registry.entry(agentID), registry.isAlive(entry), entry.heartbeat.modules.contains(where: { $0.name == module }) {
-                        chosen.append(entry)
-                    } else {
-                        offline.append(agentID)
-                    }
-                }
-            }
-            let module = module ?? ""
-            let checked = try validated(input ?? [:], for: chosen, module: module)
-            spec = MeasurementLedger.Spec(input: checked, selection: Self.selectionEcho(fields), offline: offline, rerunOf: rerunOf)
-            for entry in chosen {
-                spec.locations[entry.heartbeat.agentID] = entry.heartbeat.location
-                runs.append(
-                    MeasurementRun(
-                        requestID: MeasurementLedger.runID(measurement: id, agentID: entry.heartbeat.agentID), agentID: entry.heartbeat.agentID))
-            }
-            for agentID in offline { spec.locations[agentID] = registry.entry(agentID)?.heartbeat.location }
+        let plan: Plan
+        do {
+            plan = try await self.plan(selection, module: module, input: input, id: id, echo: Self.selectionEcho(fields))
         } catch {
             // The same measurement again (an Idempotency-Key retried) is answered as it stands.
             if let existing = try? await measurementRecord(id) { return try await respond(measurementID: existing.id, wait: wait, status: .accepted) }
             throw Problem(error)
         }
+        let (runs, spec) = (plan.runs, plan.spec)
         let admitted: [String]
         do { admitted = try await ledger.admit(runs.map(\.requestID), token: APIToken.current) } catch { throw Problem(error) }
         let created: Imn_Dbos_V1_CreateMeasurementResponse
         do {
-            created = try await ledger.create(id: id, module: module ?? "", spec: spec, runs: runs)
+            created = try await ledger.create(id: id, module: plan.module, spec: spec, runs: runs)
         } catch {
             inFlight.release(admitted)
             throw Problem(error)
@@ -112,6 +79,55 @@ extension MeasurementAPI {
             }
             return try await respond(measurementID: id, wait: wait, waiter: waiter, status: .accepted, known: created.states)
         }
+    }
+
+    /// What a measurement will run: its module, its runs and the spec kept with them.
+    struct Plan {
+        var module: String
+        var spec: MeasurementLedger.Spec
+        var runs: [MeasurementRun]
+    }
+
+    /// Chooses the agents of `selection` now and checks the input on each: named agents, agents
+    /// by location, or a re-run of an earlier measurement's agents (its module and input unless
+    /// given; its agents no longer alive `offline`).
+    func plan(_ selection: AgentSelection, module given: String?, input: JSONValue?, id: String, echo: JSONValue) async throws(LedgerError)
+        -> Plan
+    {
+        var module = given ?? ""
+        var input = input
+        var chosen: [AgentRegistry.Entry] = []
+        var offline: [String] = []
+        var rerunOf: String?
+        switch selection.who {
+        case .agents(let ids):
+            chosen = try agents(ids, module: module)
+        case .locations(let locations, let limit):
+            let picked = try AgentSelection.pick(locations, limit: limit, module: module, candidates: registry.candidates(module: module))
+            chosen = picked.compactMap { registry.entry($0.agentID) }
+        case .measurement(let earlierID):
+            let earlier = try await measurementRecord(earlierID)
+            let earlierSpec = try? JSONDecoder().decode(MeasurementLedger.Spec.self, from: earlier.spec)
+            module = given ?? earlier.module
+            input = input ?? earlierSpec?.input
+            rerunOf = earlierID
+            for agentID in earlier.runs.map(\.agentID) + (earlierSpec?.offline ?? []) {
+                if let entry = registry.entry(agentID), registry.isAlive(entry), entry.heartbeat.modules.contains(where: { $0.name == module }) {
+                    chosen.append(entry)
+                } else {
+                    offline.append(agentID)
+                }
+            }
+        }
+        let checked = try validated(input ?? [:], for: chosen, module: module)
+        var spec = MeasurementLedger.Spec(input: checked, selection: echo, offline: offline, rerunOf: rerunOf)
+        for agentID in offline { spec.locations[agentID] = registry.entry(agentID)?.heartbeat.location }
+        let runs = chosen.map { entry in
+            spec.locations[entry.heartbeat.agentID] = entry.heartbeat.location
+            return MeasurementRun(
+                requestID: MeasurementLedger.runID(measurement: id, agentID: entry.heartbeat.agentID), agentID: entry.heartbeat.agentID)
+        }
+        return Plan(module: module, spec: spec, runs: runs)
     }
 
     /// Named agents: each known, alive and with the module, or a violation pointing at it.
