@@ -36,6 +36,7 @@ final class LiveFeed: Sendable {
 
     /// A state change: a `state` event, and a `result` event when it is terminal.
     func state(_ event: LiveStateEvent) {
+        guard hub.hasClients else { return }  // no one watches: no JSON to make
         var common: [String: JSONValue] = [
             "id": .string(event.id), "agent_id": .string(event.agentID), "module": .string(event.module), "state": .string(event.state),
             "at_ms": .number(Double(event.atMilliseconds)),

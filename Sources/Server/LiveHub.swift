@@ -135,6 +135,9 @@ final class LiveHub: Sendable {
     var dropped: Int { droppedEvents.load(ordering: .relaxed) }
     var clientCount: Int { clients.withLock { $0.count } }
     /// Some client follows particular agents (only such clients read an aggregate's entries).
+    /// Anyone following the live stream on this replica (else events need not be made at all).
+    var hasClients: Bool { clients.withLock { !$0.isEmpty } }
+
     var followsAgents: Bool { clients.withLock { $0.values.contains { $0.filter.agents != nil } } }
 
     /// Joins `filter`'s client; it leaves when the subscription is closed.
