@@ -29,6 +29,15 @@ public final class AgentRegistry: Sendable {
         /// Second (since `origin`) → agents whose silence would make them dead then.
         var expiries: [Int64: [String]] = [:]
         var lastSwept: Int64 = 0
+        /// Module → agents advertising it, with their locations: what a measurement picks from.
+        var offering: [String: [String: AgentLocation?]] = [:]
+
+        /// Files `heartbeat` under its modules, after taking out what `previous` had filed.
+        mutating func index(_ heartbeat: Heartbeat, previous: Heartbeat?) {
+            if let previous, previous.modules == heartbeat.modules, previous.location == heartbeat.location { return }
+            for module in previous?.modules ?? [] { offering[module.name]?[heartbeat.agentID] = nil }
+            for module in heartbeat.modules { offering[module.name, default: [:]][heartbeat.agentID] = .some(heartbeat.location) }
+        }
     }
 
     private let state = Mutex(State())
@@ -45,6 +54,7 @@ public final class AgentRegistry: Sendable {
         let warnings = changed ? Self.schemaWarnings(heartbeat.modules) : previous?.schemaWarnings ?? []
         let now = ContinuousClock.now
         let cameAlive = state.withLock { state in
+            state.index(heartbeat, previous: previous?.heartbeat)
             state.entries[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: now, schemaWarnings: warnings)
             file(heartbeat.agentID, lastSeen: now, in: &state)
             return state.alive.insert(heartbeat.agentID).inserted
@@ -58,6 +68,7 @@ public final class AgentRegistry: Sendable {
         let now = ContinuousClock.now
         state.withLock { state in
             if let current = state.entries[heartbeat.agentID], current.lastSeen >= lastSeen { return }
+            state.index(heartbeat, previous: state.entries[heartbeat.agentID]?.heartbeat)
             state.entries[heartbeat.agentID] = Entry(heartbeat: heartbeat, lastSeen: lastSeen, schemaWarnings: warnings)
             if now - lastSeen <= timeout {
                 state.alive.insert(heartbeat.agentID)
@@ -121,16 +132,16 @@ public final class AgentRegistry: Sendable {
         var location: AgentLocation?
     }
 
-    /// The agents alive now that advertise `module`, in no order (no copy of each entry, no sort:
-    /// a measurement picks from thousands).
+    /// The agents alive that advertise `module`, in no order — from the per-module index, without
+    /// copying each entry or sorting: a measurement picks from thousands. (Alive as the sweep
+    /// keeps it, up to a second behind; a command to an agent gone meanwhile fails its run.)
     func candidates(module: String) -> [Candidate] {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            state.alive.compactMap { id -> Candidate? in
-                guard let entry = state.entries[id], now - entry.lastSeen <= timeout, entry.heartbeat.modules.contains(where: { $0.name == module })
-                else { return nil }
-                return Candidate(agentID: id, location: entry.heartbeat.location)
-            }
+        state.withLock { state in
+            guard let offering = state.offering[module] else { return [] }
+            var candidates: [Candidate] = []
+            candidates.reserveCapacity(offering.count)
+            for (id, location) in offering where state.alive.contains(id) { candidates.append(Candidate(agentID: id, location: location)) }
+            return candidates
         }
     }
 
