@@ -174,6 +174,14 @@ final class MeasurementLedger: Sendable {
     @discardableResult
     func fail(_ states: [Imn_Dbos_V1_ModuleState]) async -> Bool {
         guard !states.isEmpty else { return true }
+        // SetModuleStates takes at most 1,000 items (DBOS keeps up to 10,000 runs a measurement).
+        guard states.count <= 1000 else {
+            var all = true
+            for start in stride(from: 0, to: states.count, by: 1000) {
+                all = await fail(Array(states[start..<min(start + 1000, states.count)])) && all
+            }
+            return all
+        }
         var request = Imn_Dbos_V1_SetModuleStatesRequest()
         request.items = states.map { state in
             var set = Imn_Dbos_V1_SetModuleStateRequest()
