@@ -26,7 +26,9 @@ struct AgentHarness: Sendable {
     }
 
     /// Result messages of `requestID` until its terminal state (or the deadline), acknowledged.
-    func transitions(of requestID: String, timeout: Duration = .seconds(10)) async throws -> [ResultMessage] {
+    /// The deadline is generous: a loaded two-core CI machine took over 10 s for a 150 ms tcping
+    /// to come back through JetStream.
+    func transitions(of requestID: String, timeout: Duration = .seconds(30)) async throws -> [ResultMessage] {
         let deadline = ContinuousClock.now + timeout
         while true {
             let found = seen.entries.withLock { $0[requestID] ?? [] }

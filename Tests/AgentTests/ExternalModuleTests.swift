@@ -19,7 +19,8 @@ struct ExternalModuleTests {
     /// The module names in the next heartbeat that satisfies `condition`.
     static func heartbeatModules(_ agent: AgentHarness, until condition: @escaping ([String]) -> Bool) async throws -> [String] {
         let heartbeats = try agent.connection.subscribe(to: Subjects.heartbeat(agent: agent.id))
-        let deadline = ContinuousClock.now + .seconds(10)
+        // Generous: on a loaded two-core CI machine the directory watcher and heartbeats lag.
+        let deadline = ContinuousClock.now + .seconds(30)
         for await message in heartbeats {
             let names = try JSONDecoder().decode(Heartbeat.self, from: Data(message.payload)).modules.map(\.name)
             if condition(names) || ContinuousClock.now > deadline { return names }
