@@ -69,16 +69,7 @@ final class StateWaiters: Sendable {
 
     /// Runs `body` with a waiter that wakes on a terminal change of `requestID`.
     func watching<T>(_ requestID: String, _ body: (Waiter) async throws -> T) async rethrows -> T {
-        let waiter = Waiter()
-        let key = ObjectIdentifier(waiter)
-        waiting.withLock { $0[requestID, default: [:]][key] = waiter }
-        defer {
-            waiting.withLock { waiting in
-                waiting[requestID]?[key] = nil
-                if waiting[requestID]?.isEmpty == true { waiting[requestID] = nil }
-            }
-        }
-        return try await body(waiter)
+        try await watching(all: [requestID], body)
     }
 
     /// Runs `body` with one waiter that wakes on a terminal change of any of `requestIDs` (a

@@ -118,7 +118,10 @@ extension DBOSClient {
 
     /// SetModuleState by group commit (``DBOSBatcher``): the same reply or error as ``setModuleState(_:)``.
     public func setModuleStateInBatch(_ request: Imn_Dbos_V1_SetModuleStateRequest) async throws -> Imn_Dbos_V1_ModuleState {
-        try await stateBatcher.submit(request)
+        let outcome = try await statesBatcher.submit([request]).first ?? Imn_Dbos_V1_SetModuleStateOutcome()
+        guard !outcome.hasStatus || outcome.status.code == 0 else { throw Self.rpcError(outcome.status) }
+        guard outcome.hasState else { throw RPCError(code: .internalError, message: "DBOS answered fewer items than it was sent") }
+        return outcome.state
     }
 
     /// SetModuleStates by group commit: this request's items stay together and in order, beside
@@ -155,18 +158,6 @@ extension DBOSClient {
             request.items = items
             return try await dbos.storeResults(request, options: options).items.map { item in
                 item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.response)
-            }
-        }
-    }
-
-    static func makeStateBatcher(
-        _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
-    ) -> DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState> {
-        DBOSBatcher(size: { $0.detail.utf8.count + 256 }) { items in
-            var request = Imn_Dbos_V1_SetModuleStatesRequest()
-            request.items = items
-            return try await dbos.setModuleStates(request, options: options).items.map { item in
-                item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.state)
             }
         }
     }

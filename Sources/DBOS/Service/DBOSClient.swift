@@ -18,7 +18,6 @@ public final class DBOSClient: Sendable {
     public let health: Grpc_Health_V1_Health.Client<HTTP2ClientTransport.Posix>
     let timeout: Duration
     let resultBatcher: DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse>
-    let stateBatcher: DBOSBatcher<Imn_Dbos_V1_SetModuleStateRequest, Imn_Dbos_V1_ModuleState>
     let statesBatcher: DBOSBatcher<[Imn_Dbos_V1_SetModuleStateRequest], [Imn_Dbos_V1_SetModuleStateOutcome]>
     let resultStream: DBOSResultStream
 
@@ -45,7 +44,6 @@ public final class DBOSClient: Sendable {
         health = Grpc_Health_V1_Health.Client(wrapping: client)
         self.timeout = timeout
         resultBatcher = Self.makeResultBatcher(dbos, options: Self.options(timeout: timeout, idempotent: true))
-        stateBatcher = Self.makeStateBatcher(dbos, options: Self.options(timeout: timeout, idempotent: false))
         statesBatcher = Self.makeStatesBatcher(dbos, options: Self.options(timeout: timeout, idempotent: false))
         resultStream = DBOSResultStream(dbos, timeout: timeout)
     }
