@@ -23,38 +23,24 @@ struct LiveBench: AsyncParsableCommand {
             throw ValidationError("give --imn or IMN_BINARY (Benchmarks/run does)")
         }
         let steps = agents.split(separator: ",").compactMap { Int($0) }
-        try await withRedisServer(appendfsync: "everysec") { redis in
-            try await withNATSServer { nats in
-                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-bench-live-\(UUID().uuidString)")
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-                defer { try? FileManager.default.removeItem(at: directory) }
-                let dbosPort = FreePort.next()
-                let httpPort = FreePort.next()
-                let quiet = ["OTEL_SDK_DISABLED": "true"]
-                let dbos = IMNProcesses.dbos(port: dbosPort, redisURL: redis.redisURL, directory: directory, environment: quiet, imn: imn)
-                let server = IMNProcesses.server(
-                    port: httpPort, natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort)", directory: directory, environment: quiet, imn: imn)
-                try await withServer(dbos) { _ in
-                    try await withServer(server) { server in
-                        guard let serverPID = server.pid else { throw ValidationError("the server has no process id") }
-                        print("imn server :\(httpPort) (release, pid \(serverPID)), imn dbos :\(dbosPort), nats :\(nats.port), redis :\(redis.port)")
-                        let received = FanOut()
-                        let followers = (0..<clients).map { _ in received.follow("ws://127.0.0.1:\(httpPort)/live") }
-                        defer { for follower in followers { follower.cancel() } }
-                        while await metric(httpPort, "imn_server_live_clients") < Double(clients) { try await Task.sleep(for: .milliseconds(200)) }
-                        print("\(clients) WebSocket clients follow /live (unfiltered)")
-                        print("agents  heartbeats/s  lag p99 (≤ bucket)  fan-out p50 / p99  server CPU  server RSS  alive")
-                        for (step, count) in steps.enumerated() {
-                            try await measure(
-                                step: step, agents: count, imn: imn, natsURL: nats.natsURL, httpPort: httpPort, pid: serverPID, received: received)
-                        }
-                        let warnings = server.tail(lines: 200).split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }
-                        if !warnings.isEmpty { print("server warnings:\n" + warnings.suffix(10).joined(separator: "\n")) }
-                        let slow = nats.tail(lines: 400).split(separator: "\n").filter { $0.contains("Slow Consumer") }
-                        if !slow.isEmpty { print("nats-server: \(slow.count) slow-consumer lines, the last: \(slow.last ?? "")") }
-                    }
-                }
+        try await withServerStack(appendfsync: "everysec", imn: imn, name: "live") { stack in
+            let (server, httpPort, dbosPort, nats, redis) = (stack.server, stack.httpPort, stack.dbosPort, stack.nats, stack.redis)
+            guard let serverPID = server.pid else { throw ValidationError("the server has no process id") }
+            print("imn server :\(httpPort) (release, pid \(serverPID)), imn dbos :\(dbosPort), nats :\(nats.port), redis :\(redis.port)")
+            let received = FanOut()
+            let followers = (0..<clients).map { _ in received.follow("ws://127.0.0.1:\(httpPort)/live") }
+            defer { for follower in followers { follower.cancel() } }
+            while await metric(httpPort, "imn_server_live_clients") < Double(clients) { try await Task.sleep(for: .milliseconds(200)) }
+            print("\(clients) WebSocket clients follow /live (unfiltered)")
+            print("agents  heartbeats/s  lag p99 (≤ bucket)  fan-out p50 / p99  server CPU  server RSS  alive")
+            for (step, count) in steps.enumerated() {
+                try await measure(
+                    step: step, agents: count, imn: imn, natsURL: nats.natsURL, httpPort: httpPort, pid: serverPID, received: received)
             }
+            let warnings = server.tail(lines: 200).split(separator: "\n").filter { $0.contains("warning") || $0.contains("error") }
+            if !warnings.isEmpty { print("server warnings:\n" + warnings.suffix(10).joined(separator: "\n")) }
+            let slow = nats.tail(lines: 400).split(separator: "\n").filter { $0.contains("Slow Consumer") }
+            if !slow.isEmpty { print("nats-server: \(slow.count) slow-consumer lines, the last: \(slow.last ?? "")") }
         }
     }
 

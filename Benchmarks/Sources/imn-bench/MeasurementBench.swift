@@ -24,39 +24,24 @@ struct MeasurementBench: AsyncParsableCommand {
         guard let imn = imn ?? ProcessInfo.processInfo.environment["IMN_BINARY"] else {
             throw ValidationError("give --imn or IMN_BINARY (Benchmarks/run does)")
         }
-        try await withRedisServer(appendfsync: appendfsync) { redis in
-            try await withNATSServer { nats in
-                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-bench-measurements-\(UUID().uuidString)")
-                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-                defer { try? FileManager.default.removeItem(at: directory) }
-                let dbosPort = FreePort.next()
-                let httpPort = FreePort.next()
-                let quiet = ["OTEL_SDK_DISABLED": "true"]
-                let dbos = IMNProcesses.dbos(port: dbosPort, redisURL: redis.redisURL, directory: directory, environment: quiet, imn: imn)
-                let server = IMNProcesses.server(
-                    port: httpPort, natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort)", directory: directory, environment: quiet, imn: imn)
-                try await withServer(dbos) { dbos in
-                    try await withServer(server) { server in
-                        let loadgen = Process()
-                        loadgen.executableURL = URL(fileURLWithPath: imn)
-                        loadgen.arguments = [
-                            "loadgen", "--agents", "\(agents)", "--rate", "0.5", "--nats-url", nats.natsURL, "--duration", "3600", "--report", "3600",
-                            "--answer", "--prefix", "mb",
-                        ]
-                        loadgen.standardOutput = FileHandle.nullDevice
-                        try loadgen.run()
-                        defer { loadgen.terminate() }
-                        print(
-                            "imn server :\(httpPort), imn dbos :\(dbosPort) (release), redis :\(redis.port) (appendfsync \(appendfsync)), "
-                                + "nats :\(nats.port), imn loadgen --answer: \(agents) agents")
-                        let pids = [
-                            "server": server.pid ?? 0, "dbos": dbos.pid ?? 0, "redis": redis.pid ?? 0, "nats": nats.pid ?? 0,
-                            "loadgen": loadgen.processIdentifier,
-                        ]
-                        try await measure(httpPort: httpPort, pids: pids)
-                    }
-                }
-            }
+        try await withServerStack(appendfsync: appendfsync, imn: imn, name: "measurements") { stack in
+            let loadgen = Process()
+            loadgen.executableURL = URL(fileURLWithPath: imn)
+            loadgen.arguments = [
+                "loadgen", "--agents", "\(agents)", "--rate", "0.5", "--nats-url", stack.nats.natsURL, "--duration", "3600", "--report", "3600",
+                "--answer", "--prefix", "mb",
+            ]
+            loadgen.standardOutput = FileHandle.nullDevice
+            try loadgen.run()
+            defer { loadgen.terminate() }
+            print(
+                "imn server :\(stack.httpPort), imn dbos :\(stack.dbosPort) (release), redis :\(stack.redis.port) (appendfsync \(appendfsync)), "
+                    + "nats :\(stack.nats.port), imn loadgen --answer: \(agents) agents")
+            let pids = [
+                "server": stack.server.pid ?? 0, "dbos": stack.dbos.pid ?? 0, "redis": stack.redis.pid ?? 0, "nats": stack.nats.pid ?? 0,
+                "loadgen": loadgen.processIdentifier,
+            ]
+            try await measure(httpPort: stack.httpPort, pids: pids)
         }
     }
 
