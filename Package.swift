@@ -88,7 +88,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "NATSClient", "IMNCore",
+                "NATSClient", "IMNCore", "CCurl",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -89,6 +89,33 @@ public struct ProbeRecorder: Sendable {
     }
 }
 
+extension ProbeRecorder {
+    /// blackbox_exporter's names for a probe's outcome: `probe_success` (1 or 0) and
+    /// `probe_duration_seconds`, labelled by module and (bounded) target.
+    public func probe(module: String, target: String, success: Bool, duration: Duration) {
+        guard let factory else { return }
+        let dimensions = [("module", module), ("target", targets.label(target))]
+        Gauge(label: "probe_success", dimensions: dimensions, factory: factory).record(success ? 1 : 0)
+        Gauge(label: "probe_duration_seconds", dimensions: dimensions, factory: factory).record(duration.seconds)
+    }
+
+    /// An `http` run: status, each phase (`probe_http_duration_seconds{phase}`) and the leaf
+    /// certificate's expiry, as blackbox_exporter names them.
+    func http(target: String, status: Int, phases: HTTPHop.Phases, duration: Duration, certificateExpiry: Double?) {
+        probe(module: "http", target: target, success: (200..<400).contains(status), duration: duration)
+        guard let factory else { return }
+        let label = targets.label(target)
+        Gauge(label: "probe_http_status_code", dimensions: [("target", label)], factory: factory).record(status)
+        for (phase, length) in phases.lengths {
+            Gauge(label: "probe_http_duration_seconds", dimensions: [("phase", phase), ("target", label)], factory: factory).record(
+                max(0, length.seconds))
+        }
+        if let certificateExpiry {
+            Gauge(label: "probe_ssl_earliest_cert_expiry", dimensions: [("target", label)], factory: factory).record(certificateExpiry)
+        }
+    }
+}
+
 /// Keeps the `target` label bounded: the first `limit` distinct targets an agent probes keep their
 /// name; later ones are counted under "other" (like OpenTelemetry's cardinality limit).
 final class ProbeTargets: Sendable {
@@ -110,4 +137,5 @@ final class ProbeTargets: Sendable {
 extension Duration {
     var nanoseconds: Int64 { components.seconds * 1_000_000_000 + components.attoseconds / 1_000_000_000 }
     var milliseconds: Double { Double(components.seconds) * 1000 + Double(components.attoseconds) / 1e15 }
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
