@@ -39,6 +39,9 @@ let package = Package(
             name: "CHiredis", pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"])]),
         .systemLibrary(
+            name: "CLDNS", pkgConfig: "ldns",
+            providers: [.apt(["libldns-dev"])]),
+        .systemLibrary(
             name: "CCurl", pkgConfig: "libcurl",
             providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(
@@ -57,6 +60,8 @@ let package = Package(
             linkerSettings: [.linkedLibrary("protobuf-c")]),
 
         // MARK: Libraries
+        // The DNS wire format through ldns; sockets and timing of our own.
+        .target(name: "DNSClient", dependencies: ["CLDNS"]),
         .target(
             name: "RedisClient",
             dependencies: [
@@ -88,7 +93,7 @@ let package = Package(
         .target(
             name: "Agent",
             dependencies: [
-                "NATSClient", "IMNCore", "CCurl",
+                "NATSClient", "IMNCore", "CCurl", "DNSClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -116,6 +116,20 @@ extension ProbeRecorder {
     }
 }
 
+extension ProbeRecorder {
+    /// A `dns` run: success is NOERROR; the query time and record counts as blackbox_exporter
+    /// names them.
+    func dns(target: String, rcode: String, lookup: Duration, duration: Duration, counts: (answer: Int, authority: Int, additional: Int)) {
+        probe(module: "dns", target: target, success: rcode == "NOERROR", duration: duration)
+        guard let factory else { return }
+        let dimensions = [("target", targets.label(target))]
+        Gauge(label: "probe_dns_lookup_time_seconds", dimensions: dimensions, factory: factory).record(lookup.seconds)
+        Gauge(label: "probe_dns_answer_rrs", dimensions: dimensions, factory: factory).record(counts.answer)
+        Gauge(label: "probe_dns_authority_rrs", dimensions: dimensions, factory: factory).record(counts.authority)
+        Gauge(label: "probe_dns_additional_rrs", dimensions: dimensions, factory: factory).record(counts.additional)
+    }
+}
+
 /// Keeps the `target` label bounded: the first `limit` distinct targets an agent probes keep their
 /// name; later ones are counted under "other" (like OpenTelemetry's cardinality limit).
 final class ProbeTargets: Sendable {

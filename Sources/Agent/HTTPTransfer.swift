@@ -71,9 +71,7 @@ enum HTTPTransfer {
 
     /// Runs the request and the redirects it is allowed to follow. Blocking.
     static func follow(_ url: String, _ options: Options, cancelled: CancelFlag) throws -> Exchange {
-        var realtime = timespec()
-        clock_gettime(CLOCK_REALTIME, &realtime)
-        let startedAt = UInt64(realtime.tv_sec) * 1_000_000_000 + UInt64(realtime.tv_nsec)
+        let startedAt = ProbeSpans.now()
         let deadline = ContinuousClock.now + .milliseconds(Int64(options.timeout * 1000))
         let session = try CurlProbe(options, cancelled: cancelled)
         var hops: [HTTPHop] = []

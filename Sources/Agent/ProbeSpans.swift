@@ -1,3 +1,4 @@
+import Glibc
 import Tracing
 
 /// A probe's phases as child spans of the run's span (the current trace context): one span for
@@ -18,6 +19,13 @@ enum ProbeSpans {
             span.end(at: instant(startedAt, plus: offset))
         }
         probe.end(at: instant(startedAt, plus: total))
+    }
+
+    /// Wall-clock nanoseconds since the epoch, for `startedAt`.
+    static func now() -> UInt64 {
+        var realtime = timespec()
+        clock_gettime(CLOCK_REALTIME, &realtime)
+        return UInt64(realtime.tv_sec) * 1_000_000_000 + UInt64(realtime.tv_nsec)
     }
 
     static func instant(_ start: UInt64, plus offset: Duration = .zero) -> DefaultTracerClock.Timestamp {
