@@ -56,7 +56,7 @@ final class DNSSocket {
         let monotonic = ContinuousClock.now
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress.map { $0 + offset }, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if written < 0 && (errno == EAGAIN || errno == EINTR) {
                 _ = try? wait(for: Int16(POLLOUT), by: ContinuousClock.now + .seconds(1))
                 continue
@@ -112,7 +112,7 @@ final class DNSSocket {
         var offset = 0
         while offset < count {
             guard try wait(for: Int16(POLLIN), by: deadline) else { throw .timeout(resolver: resolver.description, tries: 1, seconds: 0) }
-            let got = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + offset, count - offset, 0) }
+            let got = bytes.withUnsafeMutableBytes { recv(fd, $0.baseAddress.map { $0 + offset }, count - offset, 0) }
             if got < 0 && (errno == EAGAIN || errno == EINTR) { continue }
             guard got > 0 else {
                 throw got == 0
