@@ -213,7 +213,8 @@ enum OpenAPIDocument {
                     "modules": array(
                         object([
                             "name": string, "version": string, "description": string, "input_schema": ["type": "object"],
-                            "output_description": string, "output_schema": ["type": "object"], "max_concurrency": integer, "external": boolean, "enabled": boolean,
+                            "output_description": string, "output_schema": ["type": "object"], "max_concurrency": integer, "external": boolean,
+                            "enabled": boolean,
                         ])),
                     "schema_warnings": array(string), "location": ref("Location"),
                 ], additional: true),
