@@ -130,6 +130,16 @@ extension ProbeRecorder {
     }
 }
 
+extension ProbeRecorder {
+    /// A `traceroute` or `mtr` run: success is reaching the target; `probe_traceroute_hops`
+    /// is the path's length.
+    func trace(module: String, target: String, reached: Bool, hops: Int, duration: Duration) {
+        probe(module: module, target: target, success: reached, duration: duration)
+        guard let factory else { return }
+        Gauge(label: "probe_traceroute_hops", dimensions: [("module", module), ("target", targets.label(target))], factory: factory).record(hops)
+    }
+}
+
 /// Keeps the `target` label bounded: the first `limit` distinct targets an agent probes keep their
 /// name; later ones are counted under "other" (like OpenTelemetry's cardinality limit).
 final class ProbeTargets: Sendable {

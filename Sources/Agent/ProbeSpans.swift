@@ -3,22 +3,32 @@ import Tracing
 
 /// A probe's phases as child spans of the run's span (the current trace context): one span for
 /// the probe and one per phase inside it, with the times the probe measured, so a trace shows
-/// where the time went (a slow first byte, a slow TLS handshake).
+/// where the time went (a slow first byte, a slow TLS handshake, a slow hop).
 enum ProbeSpans {
     /// `startedAt` is wall-clock nanoseconds since the epoch; each phase is a (name, length),
     /// in order, laid end to end from `startedAt`.
     static func record(_ name: String, startedAt: UInt64, phases: [(String, Duration)], attributes: [String: String] = [:]) {
+        var offset = Duration.zero
+        var children: [(String, Duration, Duration)] = []
+        for (phase, length) in phases {
+            children.append((phase, offset, length))
+            offset += length
+        }
+        record(name, startedAt: startedAt, length: offset, children: children, attributes: attributes)
+    }
+
+    /// Children as (name, start offset, length) from `startedAt`; empty ones are left out.
+    static func record(
+        _ name: String, startedAt: UInt64, length: Duration, children: [(String, Duration, Duration)], attributes: [String: String] = [:]
+    ) {
         let tracer = InstrumentationSystem.tracer
-        let total = phases.map(\.1).reduce(.zero, +)
         let probe = tracer.startAnySpan(name, at: instant(startedAt), context: .current ?? .topLevel, ofKind: .client)
         for (key, value) in attributes { probe.attributes[key] = value }
-        var offset = Duration.zero
-        for (phase, length) in phases where length > .zero {
-            let span = tracer.startAnySpan(phase, at: instant(startedAt, plus: offset), context: probe.context, ofKind: .internal)
-            offset += length
-            span.end(at: instant(startedAt, plus: offset))
+        for (child, offset, childLength) in children where childLength > .zero {
+            let span = tracer.startAnySpan(child, at: instant(startedAt, plus: offset), context: probe.context, ofKind: .internal)
+            span.end(at: instant(startedAt, plus: offset + childLength))
         }
-        probe.end(at: instant(startedAt, plus: total))
+        probe.end(at: instant(startedAt, plus: length))
     }
 
     /// Wall-clock nanoseconds since the epoch, for `startedAt`.
