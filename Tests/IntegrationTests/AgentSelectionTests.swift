@@ -61,4 +61,21 @@ struct AgentSelectionTests {
         #expect(MeasurementLedger.measurementID(ofRun: run, agentID: "agent_2") == "m-1")
         #expect(MeasurementLedger.measurementID(ofRun: "single", agentID: "agent_2") == "single")
     }
+
+    @Test func summariesFitTheProbeModules() {
+        func run(_ output: JSONValue) -> MeasurementSummary.Run { .init(agentID: "a", location: nil, state: "completed", output: output) }
+        let http = MeasurementSummary.summarize([
+            run(["status": 200, "timings_ms": ["total": 12]]), run(["status": 200, "timings_ms": ["total": 30]]),
+            run(["status": 503, "timings_ms": ["total": 5]]),
+        ])
+        #expect(http["http"]?["statuses"] == ["200": 2, "503": 1])
+        #expect(http["http"]?["total_ms"] == ["min": 5, "median": 12, "max": 30])
+        let dns = MeasurementSummary.summarize([run(["rcode": "NOERROR", "query_time_ms": 1.5]), run(["rcode": "SERVFAIL", "query_time_ms": 3.5])])
+        #expect(dns["dns"]?["rcodes"] == ["NOERROR": 1, "SERVFAIL": 1])
+        #expect(dns["dns"]?["query_time_ms"]?["median"] == 2.5)
+        let paths = MeasurementSummary.summarize([run(["reached": true, "hop_count": 4]), run(["reached": false, "hop_count": 30])])
+        #expect(paths["path"]?["outcomes"] == ["reached": 1, "not_reached": 1])
+        #expect(paths["path"]?["hops"]?["max"] == 30)
+        #expect(paths["http"] == nil && paths["dns"] == nil && paths["rtt"] == nil)
+    }
 }

@@ -44,6 +44,7 @@ struct TraceTests {
                                 headers: ["traceparent": "00-\(traceID)-\(caller)-01"])
                             #expect(reply.status == 200, "\(reply.body)")
                             try await Self.checkTrace(sink, traceID: traceID, caller: caller)
+                            try await Self.checkPhases(sink, httpPort: httpPort, target: "http://127.0.0.1:\(sinkPort.value)/")
                         }
                     }
                 }
@@ -58,6 +59,24 @@ struct TraceTests {
             guard case .span(let span, _) = item, span.traceID == traceID else { return nil }
             return (span, item.serviceName)
         }
+    }
+
+    /// An `http` run's phases are child spans of a client span inside the run's span.
+    static func checkPhases(_ sink: OTLPSink, httpPort: Int, target: String) async throws {
+        let traceID = TraceID.random()
+        let reply = try await HTTP.request(
+            "POST", port: httpPort, path: "/agent/agent_1/http?wait=10", body: #"{"url":"\#(target)"}"#,
+            headers: ["traceparent": "00-\(traceID)-\(SpanID.random())-01"])
+        #expect(reply.status == 200, "\(reply.body)")
+        #expect(await eventually(timeout: .seconds(10)) { Self.spans(sink, traceID).contains { $0.span.name == "http GET" } })
+        try await Task.sleep(for: .milliseconds(400))
+        let spans = Self.spans(sink, traceID).map(\.span)
+        let run = try #require(spans.first { $0.name == "http run" })
+        let probe = try #require(spans.first { $0.name == "http GET" })
+        #expect(probe.parentSpanID == run.spanID && probe.kind == .client)
+        let phases = spans.filter { $0.parentSpanID == probe.spanID }
+        #expect(Set(phases.map(\.name)).isSuperset(of: ["connect", "first_byte"]), "\(phases.map(\.name))")
+        #expect(phases.allSatisfy { $0.startTimeUnixNano >= probe.startTimeUnixNano && $0.endTimeUnixNano <= probe.endTimeUnixNano + 1000 })
     }
 
     static func checkTrace(_ sink: OTLPSink, traceID: TraceID, caller: SpanID) async throws {

@@ -3,7 +3,10 @@ import IMNCore
 /// The figures of a measurement's runs taken together. For probes that report round trips (ping
 /// and tcping: `sent`, `received` or `connected`, `min_ms`/`avg_ms`/`max_ms`), each run gets its
 /// min/avg/max/loss and the whole its min, median of the runs' averages, max and loss over all
-/// probes; every module gets counts by state. `group(by:)` gives the same per country, ASN or tag.
+/// probes; `http` runs are counted by status with their total times, `dns` runs by rcode with
+/// their query times, `traceroute` and `mtr` runs by whether they reached the target with their
+/// hop counts; every module gets counts by state. `group(by:)` gives the same per country, ASN
+/// or tag.
 struct MeasurementSummary: Sendable {
     struct Run: Sendable {
         var agentID: String
@@ -51,6 +54,22 @@ struct MeasurementSummary: Sendable {
         for state in ModuleStateName.allCases.map(\.rawValue) + ["offline"] {
             counts[state] = .number(Double(runs.filter { $0.state == state }.count))
         }
+        let outputs = runs.compactMap(\.output)
+        if let http = tally(outputs, key: { $0["status"]?.numberValue.map { String(Int($0)) } }, time: { $0["timings_ms"]?["total"]?.numberValue }) {
+            counts["http"] = ["statuses": http.keys, "total_ms": http.times]
+        }
+        if let dns = tally(outputs, key: { $0["query_time_ms"] != nil ? $0["rcode"]?.stringValue : nil }, time: { $0["query_time_ms"]?.numberValue })
+        {
+            counts["dns"] = ["rcodes": dns.keys, "query_time_ms": dns.times]
+        }
+        if let paths = tally(
+            outputs, key: { $0["hop_count"] != nil ? ($0["reached"]?.boolValue == true ? "reached" : "not_reached") : nil },
+            time: {
+                $0["hop_count"]?.numberValue
+            })
+        {
+            counts["path"] = ["outcomes": paths.keys, "hops": paths.times]
+        }
         let figures = runs.compactMap { Figures($0.output) }
         guard !figures.isEmpty else { return .object(counts) }
         let sent = figures.map(\.sent).reduce(0, +)
@@ -63,6 +82,24 @@ struct MeasurementSummary: Sendable {
             "loss": .number(Figures.rounded((sent - received) / sent)), "sent": .number(sent), "received": .number(received),
         ]
         return .object(counts)
+    }
+
+    /// Outputs counted by `key` (those without one are left out) with min/median/max of `time`.
+    static func tally(_ outputs: [JSONValue], key: (JSONValue) -> String?, time: (JSONValue) -> Double?) -> (keys: JSONValue, times: JSONValue)? {
+        var keys: [String: JSONValue] = [:]
+        var times: [Double] = []
+        for output in outputs {
+            guard let name = key(output) else { continue }
+            keys[name] = .number((keys[name]?.numberValue ?? 0) + 1)
+            if let value = time(output) { times.append(value) }
+        }
+        guard !keys.isEmpty else { return nil }
+        times.sort()
+        let figures: JSONValue = [
+            "min": times.first.map(JSONValue.number) ?? .null, "median": median(times).map(JSONValue.number) ?? .null,
+            "max": times.last.map(JSONValue.number) ?? .null,
+        ]
+        return (.object(keys), figures)
     }
 
     static func median(_ sorted: [Double]) -> Double? {
