@@ -3,6 +3,32 @@ import IMNCore
 /// `GET /openapi.json`: the OpenAPI 3.1 description of every route. A test walks the router and
 /// checks that this document lists exactly the routes served.
 enum OpenAPIDocument {
+    /// The document, with the input and output schemas of `modules` (the built-in ones) as
+    /// components `module.<name>.input` and `module.<name>.output`.
+    static func document(modules: [ModuleSpec]) -> JSONValue {
+        guard case .object(var object) = document, case .object(var components) = object["components"],
+            case .object(var schemas) = components["schemas"]
+        else { return document }
+        for module in modules {
+            schemas["module.\(module.name).input"] = module.inputSchema
+            if let output = module.outputSchema { schemas["module.\(module.name).output"] = output }
+        }
+        components["schemas"] = .object(schemas)
+        object["components"] = .object(components)
+        if !modules.isEmpty, case .object(var paths) = object["paths"], case .object(var item) = paths["/agent/{agent_id}/{module}"],
+            case .object(var post) = item["post"]
+        {
+            let list = modules.map { "`\($0.name)` (\($0.description))" }.joined(separator: "; ")
+            post["description"] = .string(
+                (post["description"]?.stringValue ?? "")
+                    + " Built-in modules, with their schemas under components/schemas/module.<name>.input and .output: \(list).")
+            item["post"] = .object(post)
+            paths["/agent/{agent_id}/{module}"] = .object(item)
+            object["paths"] = .object(paths)
+        }
+        return .object(object)
+    }
+
     static let document: JSONValue = [
         "openapi": "3.1.0",
         "info": [

@@ -19,7 +19,8 @@ extension IMNServer {
         router.get("/health", use: handle { _, _ in Problem.json(["status": "ok"]) })
         router.get("/ready", use: handle { _, _ in await api.ready() })
         router.get("/metrics", use: handle { _, _ in self.metricsResponse(api) })
-        router.get("/openapi.json", use: handle { _, _ in Problem.json(OpenAPIDocument.document) })
+        let openAPI = OpenAPIDocument.document(modules: configuration.builtInModules)
+        router.get("/openapi.json", use: handle { _, _ in Problem.json(openAPI) })
         router.get("/docs", use: handle { _, _ in Self.text(DocsPage.html, type: "text/html; charset=utf-8") })
 
         router.get("/agents", use: handle { request, _ in try api.agents(query: Self.query(request)) })

@@ -1,6 +1,7 @@
 import CoreMetrics
 import DBOS
 import Foundation
+import IMNCore
 import NATSClient
 
 /// `imn server` settings.
@@ -23,6 +24,10 @@ public struct ServerConfiguration: Sendable {
     public var stuckAfter: Duration = .seconds(600)
     /// REST bearer tokens; none means the API is open.
     public var tokens: [APIToken] = []
+
+    /// The built-in modules, whose schemas `/openapi.json` describes (`imn server` gives the
+    /// agent's own).
+    public var builtInModules: [ModuleSpec] = []
 
     public init() {}
 }

@@ -33,7 +33,7 @@ enum WebPage {
         <tbody id="agents"><tr><td colspan="5" class="muted">loading…</td></tr></tbody></table></section>
         <section><h2>Run a module</h2><form id="run">
         <label for="run-agent">Agent</label><select id="run-agent"></select>
-        <label for="run-module">Module</label><select id="run-module"></select>
+        <label for="run-module">Module</label><select id="run-module"></select><p id="run-description" class="muted"></p>
         <div id="run-fields"></div><button type="submit">Run</button></form><pre id="run-result" class="muted">—</pre></section>
         <section class="wide"><h2>Measure from many agents</h2><form id="many">
         <label for="many-module">Module</label><select id="many-module"></select>
@@ -127,6 +127,7 @@ enum WebPage {
         function currentModule() { return currentAgent()?.modules.find(m => m.name === $("run-module").value); }
         function renderFields() {
           const schema = currentModule()?.input_schema || {};
+          $("run-description").textContent = currentModule()?.description || "";
           const required = new Set(schema.required || []);
           $("run-fields").innerHTML = Object.entries(schema.properties || {}).map(([name, property]) => {
             const id = "field-" + name;
@@ -134,7 +135,9 @@ enum WebPage {
             if (property.enum) return label + `<select id="${id}" data-type="enum">` + property.enum.map(v => `<option${v === property.default ? " selected" : ""}>${esc(v)}</option>`).join("") + "</select>";
             if (property.type === "boolean") return label + `<select id="${id}" data-type="boolean"><option></option><option>true</option><option>false</option></select>`;
             const type = property.type === "integer" || property.type === "number" ? "number" : "text";
-            return label + `<input id="${id}" type="${type}" step="any" data-type="${esc(property.type || "string")}" placeholder="${esc(property.default ?? "")}">`;
+            // Objects and arrays (http's headers) are typed as JSON.
+            const hint = property.type === "object" ? '{"Name": "value"}' : property.type === "array" ? "[…]" : property.default ?? "";
+            return label + `<input id="${id}" type="${type}" step="any" data-type="${esc(property.type || "string")}" placeholder="${esc(hint)}">`;
           }).join("");
         }
         $("run-agent").onchange = renderModules;
@@ -146,6 +149,10 @@ enum WebPage {
             const name = field.id.slice(6), value = field.value.trim();
             if (value === "") continue;
             const type = field.dataset.type;
+            if (type === "object" || type === "array") {
+              try { input[name] = JSON.parse(value); } catch { $("run-result").textContent = `${name}: not JSON`; return; }
+              continue;
+            }
             input[name] = type === "number" || type === "integer" ? Number(value) : type === "boolean" ? value === "true" : value;
           }
           $("run-result").textContent = "running…";

@@ -1,3 +1,4 @@
+import Agent
 import ArgumentParser
 import CommandLineSupport
 import DBOS
@@ -60,6 +61,7 @@ struct ServerCommand: AsyncParsableCommand {
         let telemetry = ServiceRunner.telemetry(service: "imn-server", instanceID: serverID, level: logLevel)
         let logger = Logger(label: "imn.server")
         var configuration = ServerConfiguration()
+        configuration.builtInModules = BuiltInModules.all().map(\.spec)
         configuration.host = host
         configuration.port = port
         configuration.nats = NATSConfiguration(option: natsURL)

@@ -80,6 +80,7 @@ struct EndToEndTests {
     ) async throws {
         try await withBackends { backends in
             var configuration = ServerConfiguration()
+            configuration.builtInModules = BuiltInModules.all().map(\.spec)
             configuration.port = 0
             configuration.nats = NATSConfiguration(url: backends.natsURL)
             configuration.dbosAddress = backends.dbosAddress

@@ -190,6 +190,10 @@ struct ServerAPITests {
             #expect(reply.status == 200)
             let document = try #require(reply.json)
             #expect(document["openapi"] == "3.1.0")
+            for module in ["http", "dns", "traceroute", "mtr", "ping_module"] {
+                #expect(document["components"]?["schemas"]?["module.\(module).input"]?["properties"] != nil, "\(module)'s input schema")
+            }
+            #expect(document["components"]?["schemas"]?["module.traceroute.output"] != nil)
             var documented: Set<String> = []
             for (path, item) in document["paths"]?.objectValue ?? [:] {
                 for method in item.objectValue?.keys ?? [:].keys { documented.insert("\(method.uppercased()) \(path)") }

@@ -8,10 +8,13 @@ import NATSClient
 struct AgentBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "agent",
-        abstract: "Ping precision and throughput next to fping, and the agent's footprint (RSS, start-up to first heartbeat).")
+        abstract:
+            "Ping precision and throughput next to fping; traceroute, DNS and HTTP next to traceroute, dnsperf and curl; the agent's footprint "
+            + "(RSS, start-up to first heartbeat).")
 
     @Option(help: "Probe pairs for the precision comparison.") var pairs = 200
     @Option(help: "Path of the imn executable (env IMN_BINARY).") var imn: String?
+    @Option(help: "Rounds of the probe comparisons (traceroute runs; DNS queries and HTTP requests are 20x and 10x this).") var probeRounds = 20
 
     func run() async throws {
         try await precision(to: "127.0.0.1", what: "127.0.0.1")
@@ -23,6 +26,7 @@ struct AgentBench: AsyncParsableCommand {
             print("ping precision over veth: skipped (needs root and `ip netns`)")
         }
         try await throughput()
+        try await ProbeBench.run(rounds: probeRounds)
         try await footprint()
     }
 
