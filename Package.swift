@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "IMNCore", targets: ["IMNCore"]),
         .library(name: "DBOS", targets: ["DBOS"]),
         .library(name: "Agent", targets: ["Agent"]),
+        .library(name: "DNSClient", targets: ["DNSClient"]),
         .library(name: "IMNTestSupport", targets: ["IMNTestSupport"]),
         .library(name: "OTLP", targets: ["OTLP"]),
     ],

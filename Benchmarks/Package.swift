@@ -27,6 +27,7 @@ let package = Package(
                 .product(name: "IMNTestSupport", package: "imn"),
                 .product(name: "DBOS", package: "imn"),
                 .product(name: "Agent", package: "imn"),
+                .product(name: "DNSClient", package: "imn"),
                 .product(name: "IMNCore", package: "imn"),
                 .product(name: "OTLP", package: "imn"),
                 .product(name: "OTel", package: "swift-otel"),
