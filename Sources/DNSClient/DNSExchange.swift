@@ -1,7 +1,7 @@
 import Glibc
 
-/// Sends a query to one resolver and waits for its answer, blocking (call it from a thread that
-/// may block). UDP with retries, or TCP; a truncated UDP answer (TC) is asked again over TCP.
+/// Sends a query to one resolver and waits for its answer: UDP with retries, or TCP; a
+/// truncated UDP answer (TC) is asked again over TCP.
 /// The query time runs from just before the send to the kernel's receive stamp of the answer
 /// (`SO_TIMESTAMPNS`) over UDP, and to the last byte read over TCP (connect included).
 public enum DNSExchange {
@@ -38,43 +38,48 @@ public enum DNSExchange {
         public var tries: Int
     }
 
-    public static func ask(_ query: DNSQuery, resolver: DNSResolverAddress, options: Options, cancelled: @Sendable () -> Bool = { false })
-        throws(DNSError) -> Answer
-    {
+    /// Asks `query` of `resolver`. No thread is held while a UDP answer is awaited
+    /// (``DNSReactor`` waits for every socket on one thread); a TCP exchange, rare and blocking,
+    /// runs through `blocking` (on a thread that may block).
+    public static func ask(
+        _ query: DNSQuery, resolver: DNSResolverAddress, options: Options,
+        blocking: @Sendable (@escaping @Sendable () throws -> (DNSMessage, Duration)) async throws -> (DNSMessage, Duration)
+    ) async throws -> Answer {
         if options.transport == .tcp {
-            let (message, time) = try tcp(query, resolver: resolver, timeout: options.timeout)
+            let (message, time) = try await blocking { try tcp(query, resolver: resolver, timeout: options.timeout) }
             return Answer(message: message, transport: .tcp, fellBackToTCP: false, queryTime: time, udpTime: .zero, tries: 1)
         }
-        let (message, time, tries) = try udp(query, resolver: resolver, options: options, cancelled: cancelled)
+        let (message, time, tries) = try await udp(query, resolver: resolver, options: options)
         guard message.flags.tc, options.tcpFallback else {
             return Answer(message: message, transport: .udp, fellBackToTCP: false, queryTime: time, udpTime: .zero, tries: tries)
         }
-        let (full, tcpTime) = try tcp(query, resolver: resolver, timeout: options.timeout)
+        let (full, tcpTime) = try await blocking { try tcp(query, resolver: resolver, timeout: options.timeout) }
         return Answer(message: full, transport: .tcp, fellBackToTCP: true, queryTime: tcpTime, udpTime: time, tries: tries + 1)
     }
 
-    static func udp(_ query: DNSQuery, resolver: DNSResolverAddress, options: Options, cancelled: () -> Bool) throws(DNSError) -> (
-        DNSMessage, Duration, Int
-    ) {
+    static func udp(_ query: DNSQuery, resolver: DNSResolverAddress, options: Options) async throws(DNSError) -> (DNSMessage, Duration, Int) {
         let socket = try DNSSocket(resolver, type: SOCK_DGRAM)
+        defer { DNSReactor.shared.remove(socket.fd) }
         var tries = 0
         while tries <= options.retries {
             tries += 1
             let id = UInt16.random(in: 0...UInt16.max)
-            let wire = try query.wire(id: id)
-            let sent = try socket.send(wire)
+            let sent = try socket.send(try query.wire(id: id))
             let deadline = sent.monotonic + .milliseconds(Int64(options.timeout * 1000))
-            while !cancelled() {
-                let left = deadline - ContinuousClock.now
-                guard left > .zero else { break }
-                guard let received = try socket.receiveDatagram(timeout: min(left, .milliseconds(100))) else { continue }
-                // Another id is a late answer to an earlier try, or not ours at all: keep waiting.
-                guard received.bytes.count >= 2, UInt16(received.bytes[0]) << 8 | UInt16(received.bytes[1]) == id else { continue }
-                let message = try DNSMessage(wire: received.bytes)
-                try check(message, answers: query)
-                return (message, received.time(since: sent), tries)
+            waiting: while true {
+                while let received = try socket.receiveWaiting() {
+                    // Another id is a late answer to an earlier try, or not ours at all: keep waiting.
+                    guard received.bytes.count >= 2, UInt16(received.bytes[0]) << 8 | UInt16(received.bytes[1]) == id else { continue }
+                    let message = try DNSMessage(wire: received.bytes)
+                    try check(message, answers: query)
+                    return (message, received.time(since: sent), tries)
+                }
+                switch await DNSReactor.shared.wait(socket.fd, until: deadline) {
+                case .readable: continue
+                case .timeout: break waiting
+                case .cancelled: throw .transport("cancelled")
+                }
             }
-            if cancelled() { throw .transport("cancelled") }
         }
         throw .timeout(resolver: resolver.description, tries: tries, seconds: options.timeout)
     }

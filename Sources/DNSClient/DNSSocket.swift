@@ -67,10 +67,9 @@ final class DNSSocket {
         return Sent(realtime: realtime, monotonic: monotonic)
     }
 
-    /// One datagram, or nil when none came within `timeout`. An ICMP error (port unreachable)
-    /// surfaces here as connection refused.
-    func receiveDatagram(timeout: Duration) throws(DNSError) -> Datagram? {
-        guard try wait(for: Int16(POLLIN), by: ContinuousClock.now + timeout) else { return nil }
+    /// A datagram already queued, or nil. An ICMP error (port unreachable) surfaces here as
+    /// connection refused.
+    func receiveWaiting() throws(DNSError) -> Datagram? {
         var buffer = [UInt8](repeating: 0, count: 65536)
         var control = [UInt8](repeating: 0, count: 128)
         var controlLength = 0
@@ -83,7 +82,7 @@ final class DNSSocket {
                     header.msg_iovlen = 1
                     header.msg_control = controlBytes.baseAddress
                     header.msg_controllen = controlBytes.count
-                    let count = recvmsg(fd, &header, 0)
+                    let count = recvmsg(fd, &header, Int32(MSG_DONTWAIT))
                     controlLength = Int(header.msg_controllen)
                     return count
                 }

@@ -4,7 +4,6 @@ import Foundation
 import IMNCore
 import IMNTestSupport
 import Logging
-import Synchronization
 
 /// The probe modules next to the reference tools, in the same run: traceroute per-hop RTTs
 /// against Debian's `traceroute` on a namespace router chain, DNS query time against
@@ -156,7 +155,7 @@ enum ProbeBench {
         var theirs: [Double] = []
         for _ in 0..<3 {
             ours.append(try await dnsThroughput(input, concurrency: concurrency, seconds: 2))
-            engine.append(try dnsEngineThroughput(resolver: resolver, concurrency: concurrency, seconds: 2))
+            engine.append(try await dnsEngineThroughput(resolver: resolver, concurrency: concurrency, seconds: 2))
             let loaded = output("dnsperf", ["-s", "127.0.0.1", "-p", "\(port)", "-d", queryFile.path, "-l", "2", "-q", "\(concurrency)", "-c", "1"])
             if let rate = number(after: "Queries per second:", in: loaded) { theirs.append(rate) }
         }
@@ -172,26 +171,29 @@ enum ProbeBench {
         await server.stop()
     }
 
-    /// Queries per second through `DNSExchange` (the dns module's engine) from `concurrency`
-    /// threads, each asking one query at a time, as dnsperf's in-flight queries.
-    static func dnsEngineThroughput(resolver: String, concurrency: Int, seconds: Int) throws -> Double {
+    /// Queries per second through `DNSExchange` (the dns module's engine: UDP answers awaited by
+    /// its reactor thread) from `concurrency` tasks, each asking one query at a time, as
+    /// dnsperf's in-flight queries.
+    static func dnsEngineThroughput(resolver: String, concurrency: Int, seconds: Int) async throws -> Double {
         let address = try DNSResolverAddress(resolver)
         let query = DNSQuery(name: "www.imn.test")
-        let counts = Mutex([Int](repeating: 0, count: concurrency))
-        let start = ContinuousClock.now
+        let clock = ContinuousClock()
+        let start = clock.now
         let end = start + .seconds(seconds)
-        let threads = (0..<concurrency).map { index in
-            Thread {
-                var count = 0
-                while ContinuousClock.now < end {
-                    if (try? DNSExchange.ask(query, resolver: address, options: .init())) != nil { count += 1 }
+        let answered = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var count = 0
+                    while clock.now < end {
+                        _ = try await DNSExchange.ask(query, resolver: address, options: .init()) { try $0() }
+                        count += 1
+                    }
+                    return count
                 }
-                counts.withLock { $0[index] = count }
             }
+            return try await group.reduce(0, +)
         }
-        threads.forEach { $0.start() }
-        while counts.withLock({ $0.contains(0) }) && ContinuousClock.now < end + .seconds(3) { Thread.sleep(forTimeInterval: 0.01) }
-        return Double(counts.withLock { $0.reduce(0, +) }) / (ContinuousClock.now - start).seconds
+        return Double(answered) / (clock.now - start).seconds
     }
 
     /// DNS module runs per second with `concurrency` in flight for `seconds`.

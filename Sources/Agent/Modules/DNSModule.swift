@@ -67,23 +67,19 @@ public struct DNSModule: MeasurementModule {
             transport: input["protocol"]?.stringValue == "tcp" ? .tcp : .udp, timeout: input["timeout"]?.numberValue ?? 2,
             retries: Int(input["retries"]?.numberValue ?? 1))
         let given = input["resolver"]?.stringValue
-        let cancelled = CancelFlag()
         let startedAt = ProbeSpans.now()
         let started = ContinuousClock.now
         let target = query.name
         let (resolver, answer): (DNSResolverAddress, DNSExchange.Answer)
         do {
-            (resolver, answer) = try await withTaskCancellationHandler {
-                try await ProbeThreads.pool.runIfActive {
-                    let resolver = try Self.resolver(given, policy: context.targetPolicy)
-                    do {
-                        return (resolver, try DNSExchange.ask(query, resolver: resolver, options: options, cancelled: { cancelled.isSet }))
-                    } catch {
-                        throw ModuleError("dns: \(error)")
-                    }
+            // UDP waits hold no thread (DNSClient's reactor); only a TCP exchange takes a probe thread.
+            resolver = try Self.resolver(given, policy: context.targetPolicy)
+            do {
+                answer = try await DNSExchange.ask(query, resolver: resolver, options: options) { exchange in
+                    try await ProbeThreads.pool.runIfActive { try exchange() }
                 }
-            } onCancel: {
-                cancelled.set()
+            } catch let error as DNSError {
+                throw ModuleError("dns: \(error)")
             }
         } catch {
             context.metrics.probe(module: spec.name, target: target, success: false, duration: ContinuousClock.now - started)
