@@ -21,11 +21,10 @@ enum ProbeSpans {
     static func record(
         _ name: String, startedAt: UInt64, length: Duration, children: [(String, Duration, Duration)], attributes: [String: String] = [:]
     ) {
-        let tracer = InstrumentationSystem.tracer
-        let probe = tracer.startAnySpan(name, at: instant(startedAt), context: .current ?? .topLevel, ofKind: .client)
+        let probe = startSpan(name, at: instant(startedAt), context: .current ?? .topLevel, ofKind: .client)
         for (key, value) in attributes { probe.attributes[key] = value }
         for (child, offset, childLength) in children where childLength > .zero {
-            let span = tracer.startAnySpan(child, at: instant(startedAt, plus: offset), context: probe.context, ofKind: .internal)
+            let span = startSpan(child, at: instant(startedAt, plus: offset), context: probe.context, ofKind: .internal)
             span.end(at: instant(startedAt, plus: offset + childLength))
         }
         probe.end(at: instant(startedAt, plus: length))
