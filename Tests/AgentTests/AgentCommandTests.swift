@@ -166,8 +166,12 @@ struct AgentCommandTests {
             }
             let heartbeat = try #require(first)
             #expect(heartbeat.agentID == "agent_t")
-            #expect(heartbeat.modules.map(\.name) == ["echo_module", "faulty_module", "heartbeat_module", "ping_module", "tcping"])
-            #expect(heartbeat.modules.first?.inputSchema["required"] == ["message"])
+            #expect(
+                heartbeat.modules.map(\.name) == [
+                    "dns", "echo_module", "faulty_module", "heartbeat_module", "http", "mtr", "ping_module", "tcping", "traceroute",
+                ])
+            #expect(heartbeat.modules.first { $0.name == "echo_module" }?.inputSchema["required"] == ["message"])
+            #expect(heartbeat.modules.first { $0.name == "dns" }?.outputSchema?["required"] != nil, "output schemas travel with the spec")
             #expect((heartbeat.system?["memory_total_bytes"]?.numberValue ?? 0) > 0)
             #expect(try await agent.command("heartbeat_module", [:], requestID: "hb").status == .accepted)
             let figures = try #require(try await agent.transitions(of: "hb").last?.output)
