@@ -96,12 +96,15 @@ public final class AgentRuntime: Service {
             let generation = modules.generation
             if generation != lastGeneration || ContinuousClock.now - lastSent >= configuration.heartbeatInterval {
                 sequence += 1
+                // The specs when they changed, in the first heartbeats (a server starting beside us
+                // hears them) and in every modulesEvery-th.
+                let omitted = generation == lastGeneration && sequence > Heartbeat.modulesEvery && sequence % Heartbeat.modulesEvery != 1
                 let sample = system.sample()
                 metrics.system(sample)
                 let heartbeat = Heartbeat(
                     agentID: id, name: configuration.name, hostname: hostname, version: IMNVersion.current,
                     startedAtMilliseconds: startedAtMilliseconds, sentAtMilliseconds: Int64(Date().timeIntervalSince1970 * 1000),
-                    sequence: sequence, modules: modules.specs, system: sample.json,
+                    sequence: sequence, modules: omitted ? [] : modules.specs, modulesOmitted: omitted, system: sample.json,
                     location: configuration.location.isEmpty ? nil : configuration.location)
                 do {
                     try connection.publish(Subjects.heartbeat(agent: id), payload: Array(try JSONEncoder().encode(heartbeat)))

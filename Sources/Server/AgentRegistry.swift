@@ -17,6 +17,8 @@ public final class AgentRegistry: Sendable {
 
     /// What a heartbeat changed.
     struct Recorded {
+        /// The heartbeat as recorded: an omitted module list filled in from the agent's last.
+        var heartbeat: Heartbeat
         /// The schema warnings when the agent is new or its modules changed; nil otherwise.
         var warnings: [String]?
         /// The agent was dead or unknown and is alive now.
@@ -48,8 +50,13 @@ public final class AgentRegistry: Sendable {
 
     /// Records a heartbeat.
     @discardableResult
-    func record(_ heartbeat: Heartbeat) -> Recorded {
-        let previous = state.withLock { $0.entries[heartbeat.agentID] }
+    func record(_ heard: Heartbeat) -> Recorded {
+        let previous = state.withLock { $0.entries[heard.agentID] }
+        var heartbeat = heard
+        if heard.modulesOmitted, let previous {
+            heartbeat.modules = previous.heartbeat.modules
+            heartbeat.modulesOmitted = previous.heartbeat.modulesOmitted
+        }
         let changed = previous?.heartbeat.modules != heartbeat.modules
         let warnings = changed ? Self.schemaWarnings(heartbeat.modules) : previous?.schemaWarnings ?? []
         let now = ContinuousClock.now
@@ -59,7 +66,7 @@ public final class AgentRegistry: Sendable {
             file(heartbeat.agentID, lastSeen: now, in: &state)
             return state.alive.insert(heartbeat.agentID).inserted
         }
-        return Recorded(warnings: changed ? warnings : nil, cameAlive: cameAlive)
+        return Recorded(heartbeat: heartbeat, warnings: changed ? warnings : nil, cameAlive: cameAlive)
     }
 
     /// An agent as DBOS remembers it; a heartbeat heard meanwhile wins.

@@ -141,11 +141,12 @@ public final class IMNServer: Service {
             // Thousands a second arrive back to back: let the HTTP handlers on this thread run too.
             handled += 1
             if handled % 64 == 0 { await Task.yield() }
-            guard let heartbeat = try? JSONDecoder().decode(Heartbeat.self, from: Data(message.payload)),
-                Subjects.isValidToken(heartbeat.agentID), message.subject == Subjects.heartbeat(agent: heartbeat.agentID)
+            guard let heard = try? JSONDecoder().decode(Heartbeat.self, from: Data(message.payload)),
+                Subjects.isValidToken(heard.agentID), message.subject == Subjects.heartbeat(agent: heard.agentID)
             else { continue }
+            let recorded = registry.record(heard)
+            let heartbeat = recorded.heartbeat
             live.heartbeat(heartbeat)
-            let recorded = registry.record(heartbeat)
             metrics.heartbeatLag(milliseconds: Date.nowMilliseconds - heartbeat.sentAtMilliseconds)
             if recorded.cameAlive { live.agent(heartbeat.agentID, alive: true) }
             if let warnings = recorded.warnings, !warnings.isEmpty {

@@ -35,3 +35,12 @@ public struct ModuleSpec: Sendable, Hashable, Codable {
         case maxConcurrency = "max_concurrency", external, enabled
     }
 }
+
+extension ModuleSpec {
+    /// The spec as heartbeats carry it.
+    var withoutOutputSchema: ModuleSpec {
+        var spec = self
+        spec.outputSchema = nil
+        return spec
+    }
+}
