@@ -2,7 +2,6 @@ import Agent
 import Foundation
 import IMNCore
 import IMNTestSupport
-import Logging
 import Testing
 
 /// The `dns` module against NSD serving the test zones (`scripts/testbed/dns-server`), and
@@ -10,15 +9,7 @@ import Testing
 /// NSD comes from Debian's nsd package (scripts/setup installs it).
 @Suite(.serialized) struct DNSModuleTests {
     static func run(_ input: JSONValue, policy: TargetPolicy = .anything) async throws -> JSONValue {
-        let module = DNSModule()
-        let schema = JSONSchema(module.spec.inputSchema)
-        let violations = schema.validate(input)
-        guard violations.isEmpty else { throw ModuleError("input: \(violations)") }
-        let context = ModuleContext(agentID: "t", requestID: "r", logger: Logger(label: "test"), metrics: .discarding, targetPolicy: policy)
-        let output = try await module.run(input: schema.applyingDefaults(to: input), context: context)
-        let outputSchema = try #require(module.spec.outputSchema)
-        #expect(JSONSchema(outputSchema).validate(output).isEmpty, "\(JSONSchema(outputSchema).validate(output))")
-        return output
+        try await ModuleRun.run(DNSModule(), input, policy: policy)
     }
 
     /// Runs `body` with the address:port of a server started from `script` (NSD by default).

@@ -2,22 +2,13 @@ import Agent
 import Foundation
 import IMNCore
 import IMNTestSupport
-import Logging
 import Testing
 
 /// The `http` module against a real local HTTP(S) server (`scripts/testbed/http-server.py`,
 /// Python's http.server, with a self-signed certificate made by openssl for the TLS cases).
 @Suite(.serialized) struct HTTPModuleTests {
     static func run(_ input: JSONValue, policy: TargetPolicy = .anything) async throws -> JSONValue {
-        let module = HTTPModule()
-        let schema = JSONSchema(module.spec.inputSchema)
-        let violations = schema.validate(input)
-        guard violations.isEmpty else { throw ModuleError("input: \(violations)") }
-        let context = ModuleContext(agentID: "t", requestID: "r", logger: Logger(label: "test"), metrics: .discarding, targetPolicy: policy)
-        let output = try await module.run(input: schema.applyingDefaults(to: input), context: context)
-        let outputSchema = try #require(module.spec.outputSchema)
-        #expect(JSONSchema(outputSchema).validate(output).isEmpty, "\(JSONSchema(outputSchema).validate(output))")
-        return output
+        try await ModuleRun.run(HTTPModule(), input, policy: policy)
     }
 
     /// Starts the test server (TLS with a fresh self-signed certificate for localhost and

@@ -2,7 +2,6 @@ import Agent
 import Foundation
 import IMNCore
 import IMNTestSupport
-import Logging
 import Testing
 
 /// `traceroute` and `mtr` through a chain of network namespaces the test builds (three
@@ -11,14 +10,7 @@ import Testing
 @Suite(.serialized, .enabled(if: NetworkNamespace.available, "needs root and iproute2 for the router chain"))
 struct TracerouteModuleTests {
     static func run(_ module: any MeasurementModule, _ input: JSONValue, policy: TargetPolicy = .anything) async throws -> JSONValue {
-        let schema = JSONSchema(module.spec.inputSchema)
-        let violations = schema.validate(input)
-        guard violations.isEmpty else { throw ModuleError("input: \(violations)") }
-        let context = ModuleContext(agentID: "t", requestID: "r", logger: Logger(label: "test"), metrics: .discarding, targetPolicy: policy)
-        let output = try await module.run(input: schema.applyingDefaults(to: input), context: context)
-        let outputSchema = try #require(module.spec.outputSchema)
-        #expect(JSONSchema(outputSchema).validate(output).isEmpty, "\(JSONSchema(outputSchema).validate(output))")
-        return output
+        try await ModuleRun.run(module, input, policy: policy)
     }
 
     /// Per hop: the answering addresses ("*" when none) of a traceroute result.

@@ -54,30 +54,15 @@ public struct MTRModule: MeasurementModule {
         let options = given
         let rounds = Int(input["count"]?.numberValue ?? 10)
         let interval = Duration.milliseconds(Int64((input["interval"]?.numberValue ?? 1) * 1000))
-        let cancelled = CancelFlag()
         let startedAt = ProbeSpans.now()
         let started = ContinuousClock.now
-        let (address, probes, endTTL): (ResolvedAddress, [TraceRun.Probe], Int?)
-        do {
-            (address, probes, endTTL) = try await withTaskCancellationHandler {
-                try await ProbeThreads.pool.runIfActive {
-                    let address = try ResolvedAddress.resolve(host, policy: context.targetPolicy)
-                    var run = try TraceRun(address, options: options, cancelled: cancelled)
-                    for round in 0..<rounds {
-                        let roundStart = ContinuousClock.now
-                        try run.pass(Array(options.firstTTL...(run.endTTL ?? options.maxTTL)))
-                        if round < rounds - 1 { try Self.sleep(until: roundStart + interval, cancelled: cancelled) }
-                    }
-                    return (address, run.probes, run.endTTL)
-                }
-            } onCancel: {
-                cancelled.set()
+        let (address, hops) = try await TraceRun.hops(to: host, options: options, module: spec.name, context: context) { run, cancelled in
+            for round in 0..<rounds {
+                let roundStart = ContinuousClock.now
+                try run.pass(Array(options.firstTTL...(run.endTTL ?? options.maxTTL)))
+                if round < rounds - 1 { try Self.sleep(until: roundStart + interval, cancelled: cancelled) }
             }
-        } catch {
-            context.metrics.probe(module: spec.name, target: host, success: false, duration: ContinuousClock.now - started)
-            throw error
         }
-        let hops = TraceHop.hops(probes, through: endTTL ?? options.maxTTL, ipv6: address.isIPv6)
         let reached = hops.last?.reached ?? false
         ProbeSpans.record(
             "mtr \(host)", startedAt: startedAt, length: ContinuousClock.now - started, children: [],

@@ -59,26 +59,11 @@ public struct TracerouteModule: MeasurementModule {
         let host = input["host"]?.stringValue ?? ""
         let options = try Self.options(input)
         let perHop = Int(input["probes_per_hop"]?.numberValue ?? 3)
-        let cancelled = CancelFlag()
         let startedAt = ProbeSpans.now()
         let started = ContinuousClock.now
-        let (address, probes, endTTL): (ResolvedAddress, [TraceRun.Probe], Int?)
-        do {
-            (address, probes, endTTL) = try await withTaskCancellationHandler {
-                try await ProbeThreads.pool.runIfActive {
-                    let address = try ResolvedAddress.resolve(host, policy: context.targetPolicy)
-                    var run = try TraceRun(address, options: options, cancelled: cancelled)
-                    try run.pass((options.firstTTL...options.maxTTL).flatMap { Array(repeating: $0, count: perHop) })
-                    return (address, run.probes, run.endTTL)
-                }
-            } onCancel: {
-                cancelled.set()
-            }
-        } catch {
-            context.metrics.probe(module: spec.name, target: host, success: false, duration: ContinuousClock.now - started)
-            throw error
+        let (address, hops) = try await TraceRun.hops(to: host, options: options, module: spec.name, context: context) { run, _ in
+            try run.pass((options.firstTTL...options.maxTTL).flatMap { Array(repeating: $0, count: perHop) })
         }
-        let hops = TraceHop.hops(probes, through: endTTL ?? options.maxTTL, ipv6: address.isIPv6)
         let reached = hops.last?.reached ?? false
         ProbeSpans.record(
             "traceroute \(host)", startedAt: startedAt, length: ContinuousClock.now - started,

@@ -112,3 +112,32 @@ struct TraceRun {
         }
     }
 }
+
+extension TraceRun {
+    /// What traceroute and mtr share: resolves `host` (target policy first), runs `probe` with a
+    /// fresh run on a probe thread (cancelled with the task), and gives the hops up to where the
+    /// path ended. A failure is recorded as `probe_success` 0 before it is rethrown.
+    static func hops(
+        to host: String, options: Options, module: String, context: ModuleContext,
+        _ probe: @escaping @Sendable (inout TraceRun, CancelFlag) throws -> Void
+    ) async throws -> (address: ResolvedAddress, hops: [TraceHop]) {
+        let cancelled = CancelFlag()
+        let started = ContinuousClock.now
+        do {
+            let (address, probes, endTTL) = try await withTaskCancellationHandler {
+                try await ProbeThreads.pool.runIfActive {
+                    let address = try ResolvedAddress.resolve(host, policy: context.targetPolicy)
+                    var run = try TraceRun(address, options: options, cancelled: cancelled)
+                    try probe(&run, cancelled)
+                    return (address, run.probes, run.endTTL)
+                }
+            } onCancel: {
+                cancelled.set()
+            }
+            return (address, TraceHop.hops(probes, through: endTTL ?? options.maxTTL, ipv6: address.isIPv6))
+        } catch {
+            context.metrics.probe(module: module, target: host, success: false, duration: ContinuousClock.now - started)
+            throw error
+        }
+    }
+}
