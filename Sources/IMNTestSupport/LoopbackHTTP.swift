@@ -45,7 +45,7 @@ public enum LoopbackHTTP {
     }
 
     /// The body of a `Transfer-Encoding: chunked` response.
-    static func dechunk(_ text: String) -> String {
+    public static func dechunk(_ text: String) -> String {
         var bytes = Array(text.utf8)[...]
         var body: [UInt8] = []
         while let lineEnd = bytes.firstIndex(of: 13), let size = Int(String(decoding: bytes[bytes.startIndex..<lineEnd], as: UTF8.self), radix: 16),

@@ -44,8 +44,12 @@ final class StateWaiters: Sendable {
     /// requests it watches have ended (a measurement's waiter watches all its runs).
     final class Waiter: Sendable {
         let signal = WakeSignal()
+        /// How many requests it watches (one for a single run).
+        let watches: Int
         private let handed = Mutex<Outcome?>(nil)
         private let ended = Mutex<Set<String>>([])
+
+        init(watches: Int) { self.watches = watches }
 
         var outcome: Outcome? { handed.withLock { $0 } }
 
@@ -75,7 +79,7 @@ final class StateWaiters: Sendable {
     /// Runs `body` with one waiter that wakes on a terminal change of any of `requestIDs` (a
     /// measurement's runs).
     func watching<T>(all requestIDs: [String], _ body: (Waiter) async throws -> T) async rethrows -> T {
-        let waiter = Waiter()
+        let waiter = Waiter(watches: requestIDs.count)
         let key = ObjectIdentifier(waiter)
         waiting.withLock { waiting in for id in requestIDs { waiting[id, default: [:]][key] = waiter } }
         defer {
@@ -96,6 +100,13 @@ final class StateWaiters: Sendable {
     /// A terminal change stored by this replica: its waiters answer from `outcome`.
     func deliver(_ requestID: String, _ outcome: Outcome) {
         for waiter in waiters(requestID) { waiter.deliver(outcome) }
+    }
+
+    /// A terminal message fetched from JetStream (durable there) before DBOS has it: the waiters
+    /// of that one run answer from it now; a measurement's waiters, which read DBOS for every
+    /// run, are woken once it is stored.
+    func deliverFetched(_ requestID: String, _ outcome: Outcome) {
+        for waiter in waiters(requestID) where waiter.watches == 1 { waiter.deliver(outcome) }
     }
 
     /// A change announced on `imn.live.state`: a terminal one wakes the waiters (to read DBOS).

@@ -185,6 +185,7 @@ extension MeasurementAPI {
 
     func measurement(_ id: String, withResults: Bool) async throws(LedgerError) -> Imn_Dbos_V1_GetMeasurementResponse {
         guard Subjects.isValidRequestID(id) else { throw LedgerError(.notFound, "no measurement \(id)") }
+        await ledger.ingesting.settled(id)  // a single run answered from JetStream, its DBOS write in flight
         var request = Imn_Dbos_V1_GetMeasurementRequest()
         request.id = id
         request.withResults = withResults

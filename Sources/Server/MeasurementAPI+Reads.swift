@@ -86,6 +86,7 @@ extension MeasurementAPI {
     /// GET /modules/states/{request_id}: the state with its transition history.
     func state(requestID: String) async throws -> Response {
         try Self.requireExistingForm(requestID)
+        await ledger.ingesting.settled(requestID)  // answered from JetStream, DBOS write in flight
         var request = Imn_Dbos_V1_GetModuleStateRequest(requestID: requestID)
         request.withHistory = true
         let state = try await call { try await dbos.getModuleState(request) }

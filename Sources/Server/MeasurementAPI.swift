@@ -271,6 +271,7 @@ struct MeasurementAPI: Sendable {
     /// GET /agents/{agent_id}/results/{request_id}
     func result(agentID: String, requestID: String) async throws -> Response {
         try Self.requireExistingForm(requestID)
+        await ledger.ingesting.settled(requestID)  // answered from JetStream, DBOS write in flight
         var request = Imn_Dbos_V1_GetResultRequest()
         request.requestID = requestID
         let result = try await call { try await dbos.getResult(request) }

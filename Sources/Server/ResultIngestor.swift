@@ -121,11 +121,17 @@ final class ResultIngestor: Sendable {
                 span.attributes["imn.state"] = result.state
                 span.attributes["messaging.batch.message_count"] = readable.count
                 if ModuleStateName(rawValue: result.state)?.isTerminal == true {
+                    // JetStream holds the message (the agent had its acknowledgement): a `?wait`
+                    // on this one run answers now, and a read of it waits for the writes below.
+                    let record = Self.storeRequest(result)
+                    ledger.ingesting.begin(result.requestID)
+                    defer { ledger.ingesting.end(result.requestID) }
+                    ledger.waiters.deliverFetched(result.requestID, StateWaiters.Outcome(state: Self.fetchedState(result), result: record.result))
                     // The result and the state are independent writes: side by side.
-                    async let stored = store(result)
+                    async let stored = store(record)
                     let state = try await ledger.advance(result)
-                    let record = try await stored
-                    if let state { ledger.waiters.deliver(result.requestID, StateWaiters.Outcome(state: state, result: record)) }
+                    let storedRecord = try await stored
+                    if let state { ledger.waiters.deliver(result.requestID, StateWaiters.Outcome(state: state, result: storedRecord)) }
                 } else {
                     try await ledger.advance(result)
                 }
@@ -149,9 +155,21 @@ final class ResultIngestor: Sendable {
         }
     }
 
-    /// Stores a terminal message's result; returns the stored record (nil when it was stored and
-    /// deleted since).
-    func store(_ result: ResultMessage) async throws -> Imn_Dbos_V1_Result? {
+    /// The state a terminal message brings its run to, as the answer to a `?wait` shows it before
+    /// DBOS has stored it (no version or history yet).
+    static func fetchedState(_ result: ResultMessage) -> Imn_Dbos_V1_ModuleState {
+        var state = Imn_Dbos_V1_ModuleState()
+        state.requestID = result.requestID
+        state.agentID = result.agentID
+        state.module = result.module
+        state.state = result.state
+        state.detail = result.error ?? ""
+        state.updatedMs = result.atMilliseconds
+        return state
+    }
+
+    /// The StoreResult request of a terminal message.
+    static func storeRequest(_ result: ResultMessage) -> Imn_Dbos_V1_StoreResultRequest {
         var request = Imn_Dbos_V1_StoreResultRequest()
         request.result.requestID = result.requestID
         request.result.agentID = result.agentID
@@ -165,6 +183,12 @@ final class ResultIngestor: Sendable {
         request.result.metadata.agentRuntimeVersion = result.agentVersion
         request.result.metadata.moduleRevision = result.moduleVersion
         request.result.metadata.ingestSource = "jetstream"
+        return request
+    }
+
+    /// Stores a terminal message's result; returns the stored record (nil when it was stored and
+    /// deleted since).
+    func store(_ request: Imn_Dbos_V1_StoreResultRequest) async throws -> Imn_Dbos_V1_Result? {
         do {
             return try await ledger.dbos.storeResultStreamed(request).result
         } catch let error as RPCError where error.code == .alreadyExists {

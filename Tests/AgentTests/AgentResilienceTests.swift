@@ -102,17 +102,17 @@ struct AgentResilienceTests {
             let first = try AgentRuntime(configuration: configuration, modules: ModuleHost(), metrics: AgentMetrics())
             let id = first.id
             #expect(id.hasPrefix("agent-"))
-            // The id is kept in the state folder.
-            configuration.nats = NATSConfiguration(url: server.natsURL)
-            let second = try AgentRuntime(configuration: configuration, modules: ModuleHost(), metrics: AgentMetrics())
-            #expect(second.id == id)
-            // A transition written to the outbox by the first run is published by the second.
+            // A transition the first process wrote to the outbox and never published…
             let outbox = try ResultOutbox(directory: state.appendingPathComponent("outbox"), logger: Logger(label: "test"))
             let pending = ResultMessage(
                 requestID: "left-over", agentID: id, module: "echo_module", moduleVersion: "1.0.0", state: "completed", atMilliseconds: 1,
                 agentStartedAtMilliseconds: 1, agentVersion: IMNVersion.current)
             try outbox.enqueue(pending)
             #expect(outbox.depth == 1)
+            // …is published by the next process (the id is kept in the state folder).
+            configuration.nats = NATSConfiguration(url: server.natsURL)
+            let second = try AgentRuntime(configuration: configuration, modules: ModuleHost(), metrics: AgentMetrics())
+            #expect(second.id == id)
             let running = Task { try await second.run() }
             defer { running.cancel() }
             let connection = try await NATSConnection.connect(NATSConfiguration(url: server.natsURL))
@@ -122,7 +122,13 @@ struct AgentResilienceTests {
                 ids += try await consumer.fetch(batch: 5, timeout: .milliseconds(300)).map { $0.headers["Nats-Msg-Id"] ?? "" }
             }
             #expect(ids == ["left-over:completed"])
-            #expect(await eventually { outbox.depth == 0 })
+            // Acknowledged: its segment file is gone.
+            #expect(
+                await eventually {
+                    !((try? FileManager.default.contentsOfDirectory(atPath: state.appendingPathComponent("outbox").path)) ?? []).contains {
+                        $0.hasSuffix(".log")
+                    }
+                })
             consumer.close()
             await connection.close()
         }

@@ -33,7 +33,7 @@ extension DBOSService {
                     return span
                 }
                 let stored = await ServiceContext.$current.withValue(spans.first?.context ?? ServiceContext.current) {
-                    await store.storeResults(results)
+                    await DBOSCallSpan.$current.withValue(spans.first) { await store.storeResults(results) }
                 }
                 for span in spans { span.end() }
                 try await response.write(

@@ -39,7 +39,7 @@ struct ServerTracingInterceptor: ServerInterceptor {
         InstrumentationSystem.instrument.extract(request.metadata, into: &parent, using: MetadataCarrier())
         return try await withSpan(context.descriptor.fullyQualifiedMethod, context: parent, ofKind: .server) { span in
             span.setRPCAttributes(context.descriptor)
-            let response = try await next(request, context)
+            let response = try await DBOSCallSpan.$current.withValue(span) { try await next(request, context) }
             if case .failure(let error) = response.accepted {
                 span.attributes["rpc.grpc.status_code"] = error.code.rawValue
                 if error.code != .notFound && error.code != .aborted && error.code != .alreadyExists {
@@ -88,4 +88,9 @@ extension Span {
         attributes["rpc.service"] = method.service.fullyQualifiedService
         attributes["rpc.method"] = method.method
     }
+}
+
+/// The server span of the DBOS call being served: its Redis commands are events on it.
+enum DBOSCallSpan {
+    @TaskLocal static var current: (any Span)?
 }

@@ -67,12 +67,19 @@ public struct DBOSStore: Sendable {
         }
     }
 
+    /// Records a Redis command as an event (its name and time) on the span of the DBOS call it
+    /// serves, so that a call is one span however many commands it takes.
     static func traced<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
-        try await withSpan("redis \(operation)", ofKind: .client) { span in
-            span.attributes["db.system.name"] = "redis"
-            span.attributes["db.operation.name"] = operation
-            return try await body()
+        guard let span = DBOSCallSpan.current else { return try await body() }
+        let start = ContinuousClock.now
+        defer {
+            var attributes = SpanAttributes()
+            attributes["db.system.name"] = "redis"
+            attributes["db.operation.name"] = operation
+            attributes["db.duration_us"] = Int((ContinuousClock.now - start) / .microseconds(1))
+            span.addEvent(SpanEvent(name: "redis \(operation)", attributes: attributes))
         }
+        return try await body()
     }
 
     func pipeline(_ commands: [RedisCommand]) async throws(DBOSError) -> [RedisReply] {

@@ -24,6 +24,8 @@ final class MeasurementLedger: Sendable {
     let waiters = StateWaiters()
     /// Each REST token's runs in flight, for its `max_concurrent_measurements`.
     let inFlight = MeasurementsInFlight()
+    /// Terminal results answered from JetStream whose DBOS writes are still going on.
+    let ingesting = IngestionInFlight()
     /// The last state this replica stored per run (a small cache: a miss costs one conflict).
     let stored = Mutex<[String: (state: ModuleStateName, version: Int64)]>([:])
 
