@@ -26,7 +26,7 @@ final class KeepAliveHTTP: Sendable {
             text += "\r\n" + body
             for attempt in 0..<2 {
                 if fd < 0 {
-                    guard let opened = Loopback.connect(port: port) else { throw ServerProcessError("cannot connect to 127.0.0.1:\(port)") }
+                    guard let opened = Loopback.connect(port: port) else { throw BenchHTTPError("cannot connect to 127.0.0.1:\(port)") }
                     var one: Int32 = 1
                     setsockopt(opened, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                     fd = opened
@@ -36,7 +36,7 @@ final class KeepAliveHTTP: Sendable {
                 fd = -1
                 if attempt == 1 { break }
             }
-            throw ServerProcessError("the connection to 127.0.0.1:\(port) failed twice")
+            throw BenchHTTPError("the connection to 127.0.0.1:\(port) failed twice")
         }
     }
 
@@ -83,4 +83,9 @@ final class KeepAliveHTTP: Sendable {
         }
         return (status, String(decoding: received[bodyStart..<(bodyStart + length)], as: UTF8.self))
     }
+}
+
+struct BenchHTTPError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
