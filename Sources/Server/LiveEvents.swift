@@ -44,12 +44,13 @@ final class StateWaiters: Sendable {
     /// requests it watches have ended (a measurement's waiter watches all its runs).
     final class Waiter: Sendable {
         let signal = WakeSignal()
-        /// How many requests it watches (one for a single run).
-        let watches: Int
+        /// Answers from a terminal message fetched from JetStream, before DBOS stores it (a
+        /// single-run request's wait; a measurement's reads DBOS for every run).
+        let answersFromMessage: Bool
         private let handed = Mutex<Outcome?>(nil)
         private let ended = Mutex<Set<String>>([])
 
-        init(watches: Int) { self.watches = watches }
+        init(answersFromMessage: Bool) { self.answersFromMessage = answersFromMessage }
 
         var outcome: Outcome? { handed.withLock { $0 } }
 
@@ -71,15 +72,16 @@ final class StateWaiters: Sendable {
 
     private let waiting = Mutex<[String: [ObjectIdentifier: Waiter]]>([:])
 
-    /// Runs `body` with a waiter that wakes on a terminal change of `requestID`.
+    /// Runs `body` with a waiter that wakes on a terminal change of the single-run request
+    /// `requestID`, or as soon as its terminal message is fetched.
     func watching<T>(_ requestID: String, _ body: (Waiter) async throws -> T) async rethrows -> T {
-        try await watching(all: [requestID], body)
+        try await watching(all: [requestID], answersFromMessage: true, body)
     }
 
     /// Runs `body` with one waiter that wakes on a terminal change of any of `requestIDs` (a
     /// measurement's runs).
-    func watching<T>(all requestIDs: [String], _ body: (Waiter) async throws -> T) async rethrows -> T {
-        let waiter = Waiter(watches: requestIDs.count)
+    func watching<T>(all requestIDs: [String], answersFromMessage: Bool = false, _ body: (Waiter) async throws -> T) async rethrows -> T {
+        let waiter = Waiter(answersFromMessage: answersFromMessage)
         let key = ObjectIdentifier(waiter)
         waiting.withLock { waiting in for id in requestIDs { waiting[id, default: [:]][key] = waiter } }
         defer {
@@ -102,11 +104,11 @@ final class StateWaiters: Sendable {
         for waiter in waiters(requestID) { waiter.deliver(outcome) }
     }
 
-    /// A terminal message fetched from JetStream (durable there) before DBOS has it: the waiters
-    /// of that one run answer from it now; a measurement's waiters, which read DBOS for every
-    /// run, are woken once it is stored.
+    /// A terminal message fetched from JetStream (durable there) before DBOS has it: a
+    /// single-run request's waiters answer from it now; a measurement's waiters, which read DBOS
+    /// for every run, are woken once it is stored.
     func deliverFetched(_ requestID: String, _ outcome: Outcome) {
-        for waiter in waiters(requestID) where waiter.watches == 1 { waiter.deliver(outcome) }
+        for waiter in waiters(requestID) where waiter.answersFromMessage { waiter.deliver(outcome) }
     }
 
     /// A change announced on `imn.live.state`: a terminal one wakes the waiters (to read DBOS).

@@ -239,12 +239,30 @@ struct MeasurementAPI: Sendable {
             if wait == nil || now >= deadline {
                 return Self.answer(state: state, result: nil, agentID: agentID, module: module, terminal: false)
             }
-            await waiter.signal.wait(timeout: min(deadline - now, .milliseconds(250)))
+            await waiter.signal.wait(timeout: min(deadline - now, .seconds(1)))
             if let handed = waiter.outcome {
                 state = handed.state
-            } else {
-                state = try await call { try await dbos.getModuleState(get) }
+            } else if let current = await Self.read(get, from: dbos, unless: waiter) {
+                state = current  // stored by another replica, or a wake-up missed
             }
+        }
+    }
+
+    /// The state as DBOS has it, or nil when the waiter is woken first or the read fails: with
+    /// DBOS or Redis away, a hanging read must not hold an answer the ingestion hands over.
+    static func read(_ get: Imn_Dbos_V1_GetModuleStateRequest, from dbos: DBOSClient, unless waiter: StateWaiters.Waiter) async
+        -> Imn_Dbos_V1_ModuleState?
+    {
+        await withTaskGroup(of: Imn_Dbos_V1_ModuleState?.self) { group in
+            group.addTask { try? await dbos.getModuleState(get) }
+            group.addTask {
+                await waiter.signal.wait(timeout: .seconds(10))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            waiter.signal.signal()  // releases the waiting child if the read came first
+            return first
         }
     }
 

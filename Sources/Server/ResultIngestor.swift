@@ -49,6 +49,7 @@ final class ResultIngestor: Sendable {
             while !Task.isCancelled {
                 await lanes.waitForRoom(Self.maxLanes)
                 let messages = (try? await consumer.fetch(batch: 64, timeout: .milliseconds(500))) ?? []
+                for message in messages where Self.messageID(of: message)?.isTerminal == true { answerWaits(message) }
                 for (key, batch) in Self.byRequest(messages) {
                     guard let first = lanes.enter(key, batch) else { continue }  // its lane runs: queued there
                     group.addTask { await self.drain(lane: key, first: first, lanes) }
@@ -103,6 +104,12 @@ final class ResultIngestor: Sendable {
     /// it, then every message is announced and acknowledged.
     func apply(_ messages: [JetStreamMessage]) async {
         var readable: [(message: JetStreamMessage, result: ResultMessage)] = []
+        // Whatever happens below, the writes of this batch's terminal messages are no longer in flight.
+        defer {
+            for (_, result) in readable where ModuleStateName(rawValue: result.state)?.isTerminal == true {
+                ledger.ingesting.end(result.requestID)
+            }
+        }
         for message in messages {
             guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)), Self.step(result.state) != nil else {
                 logger.warning("unreadable result message dropped", metadata: ["nats.subject": "\(message.subject)"])
@@ -121,14 +128,8 @@ final class ResultIngestor: Sendable {
                 span.attributes["imn.state"] = result.state
                 span.attributes["messaging.batch.message_count"] = readable.count
                 if ModuleStateName(rawValue: result.state)?.isTerminal == true {
-                    // JetStream holds the message (the agent had its acknowledgement): a `?wait`
-                    // on this one run answers now, and a read of it waits for the writes below.
-                    let record = Self.storeRequest(result)
-                    ledger.ingesting.begin(result.requestID)
-                    defer { ledger.ingesting.end(result.requestID) }
-                    ledger.waiters.deliverFetched(result.requestID, StateWaiters.Outcome(state: Self.fetchedState(result), result: record.result))
                     // The result and the state are independent writes: side by side.
-                    async let stored = store(record)
+                    async let stored = store(Self.storeRequest(result))
                     let state = try await ledger.advance(result)
                     let storedRecord = try await stored
                     if let state { ledger.waiters.deliver(result.requestID, StateWaiters.Outcome(state: state, result: storedRecord)) }
@@ -153,6 +154,18 @@ final class ResultIngestor: Sendable {
             try? message.ack()
             metrics.ingested(state: result.state, lagMilliseconds: now - result.atMilliseconds)
         }
+    }
+
+    /// A terminal message just fetched: JetStream holds it (the agent had its acknowledgement), so a
+    /// `?wait` on that single run answers from it now, before its lane applies it; until the lane
+    /// has, a read of the request waits for the writes (`IngestionInFlight`).
+    func answerWaits(_ message: JetStreamMessage) {
+        guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)),
+            ModuleStateName(rawValue: result.state)?.isTerminal == true
+        else { return }
+        ledger.ingesting.begin(result.requestID)
+        ledger.waiters.deliverFetched(
+            result.requestID, StateWaiters.Outcome(state: Self.fetchedState(result), result: Self.storeRequest(result).result))
     }
 
     /// The state a terminal message brings its run to, as the answer to a `?wait` shows it before

@@ -19,12 +19,15 @@ struct EndToEndTests {
         var natsURL: String
         var dbosAddress: String
         var server: IMNServer
+        /// The redis-server under DBOS (to pause it).
+        var redis: ServerProcess
     }
 
     /// Where the backends of a test run: NATS and DBOS.
     struct Backends {
         var natsURL: String
         var dbosAddress: String
+        var redis: ServerProcess
     }
 
     /// Real redis-server and nats-server, DBOS and agent_1 in this process; stopped after `body`.
@@ -53,7 +56,7 @@ struct EndToEndTests {
                 }
                 #expect(await eventually { dbosPort.value != 0 })
                 try await Self.finally(stopping: tasks) {
-                    try await body(Backends(natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort.value)"))
+                    try await body(Backends(natsURL: nats.natsURL, dbosAddress: "127.0.0.1:\(dbosPort.value)", redis: redis))
                 }
             }
         }
@@ -108,8 +111,37 @@ struct EndToEndTests {
                     await eventually(timeout: .seconds(45)) {
                         ((try? await HTTP.request("GET", port: httpPort, path: "/agents/agent_1", headers: reader))?.status) == 200
                     })
-                try await body(Stack(port: httpPort, natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, server: server))
+                try await body(
+                    Stack(port: httpPort, natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, server: server, redis: backends.redis))
             }
+        }
+    }
+
+    /// `?wait` answers from the terminal message once JetStream holds it, DBOS's writes behind
+    /// it: with Redis paused after the request was created, the `200` still comes; a read of the
+    /// request right after waits for the writes and sees the result once Redis is back.
+    @Test func waitAnswersFromJetStreamAndReadsWaitForTheWrites() async throws {
+        try await Self.withStack { stack in
+            let port = stack.port
+            let posted = Task {
+                try await HTTP.request(
+                    "POST", port: port, path: "/agent/agent_1/faulty_module?wait=10", body: #"{"delay":0.6}"#,
+                    headers: ["Idempotency-Key": "behind-redis"])
+            }
+            #expect(await eventually { (try? await HTTP.request("GET", port: port, path: "/modules/states/behind-redis"))?.status == 200 })
+            stack.redis.pause()
+            var resumed = false
+            defer { if !resumed { stack.redis.resume() } }
+            let answer = try await posted.value
+            #expect(answer.status == 200 && answer.json?["state"] == "completed", "\(answer.status) \(answer.body.prefix(200))")
+            let read = Task { try await HTTP.request("GET", port: port, path: "/agents/agent_1/results/behind-redis") }
+            try await Task.sleep(for: .milliseconds(300))
+            stack.redis.resume()
+            resumed = true
+            let result = try await read.value
+            #expect(result.status == 200 && result.json?["state"] == "completed", "\(result.status) \(result.body.prefix(200))")
+            let state = try await HTTP.request("GET", port: port, path: "/modules/states/behind-redis")
+            #expect(state.json?["history"]?.arrayValue?.compactMap { $0["to"]?.stringValue } == ["created", "started", "running", "completed"])
         }
     }
 
@@ -120,6 +152,18 @@ struct EndToEndTests {
             #expect(echo.status == 200)
             #expect(echo.json?["state"] == "completed")
             #expect(echo.json?["result"]?["message"] == "hello e2e")
+            // A `200` answers from JetStream with the DBOS writes behind it: a read right after it
+            // waits for them and sees what the answer said.
+            for index in 0..<10 {
+                let id = "read-through-\(index)"
+                let answer = try await HTTP.request(
+                    "POST", port: port, path: "/agent/agent_1/echo_module?wait=10", body: #"{"message":"\#(id)"}"#, headers: ["Idempotency-Key": id])
+                #expect(answer.status == 200 && answer.json?["state"] == "completed")
+                let result = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results/\(id)")
+                #expect(result.status == 200 && result.json?["result"]?["message"] == .string(id), "\(result.status) \(result.body.prefix(200))")
+                let state = try await HTTP.request("GET", port: port, path: "/modules/states/\(id)")
+                #expect(state.json?["state"] == "completed", "\(state.body.prefix(200))")
+            }
 
             let ping = try await HTTP.request(
                 "POST", port: port, path: "/agent/agent_1/ping_module?wait=10", body: #"{"host":"127.0.0.1","count":3,"interval":0.05}"#)
@@ -157,8 +201,8 @@ struct EndToEndTests {
             let page = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?limit=2")
             #expect(page.json?["results"]?.arrayValue?.count == 2, "\(page.status) \(page.body.prefix(300))")
             let cursor = try #require(page.json?["next_cursor"]?.stringValue)
-            let rest = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?limit=10&cursor=\(cursor)")
-            #expect(rest.json?["results"]?.arrayValue?.count == 1)
+            let rest = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?limit=20&cursor=\(cursor)")
+            #expect(rest.json?["results"]?.arrayValue?.count == 11, "13 results in all")
             let pings = try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?module=ping_module")
             #expect(pings.json?["results"]?.arrayValue?.count == 1)
             #expect(try await HTTP.request("GET", port: port, path: "/agents/agent_1/results?limit=-1").status == 400)
