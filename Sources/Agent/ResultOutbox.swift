@@ -69,11 +69,9 @@ public final class ResultOutbox: Sendable {
     /// terminal transition supersedes its run's earlier ones still waiting in memory.
     public func enqueue(_ message: ResultMessage, headers: NATSHeaders = NATSHeaders()) throws {
         let terminal = ModuleStateName(rawValue: message.state)?.isTerminal == true
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
         let entry = Entry(
             subject: Subjects.result(agent: message.agentID, module: message.module), messageID: message.messageID,
-            payload: Array(try encoder.encode(message)), headers: Dictionary(headers.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }))
+            payload: message.jsonBytes, headers: Dictionary(headers.map { ($0.name, $0.value) }, uniquingKeysWith: { $1 }))
         try enqueue(entry, terminal: terminal)
     }
 

@@ -96,7 +96,10 @@ public struct JetStream: Sendable {
         }
         struct Envelope: Decodable { var error: APIError? }
         let data = Data(payload)
-        if let envelope = try? JSONDecoder().decode(Envelope.self, from: data), let error = envelope.error {
+        // An acknowledgement names no "error": one decode in the usual case.
+        if payload.firstRange(of: Array(#""error""#.utf8)) != nil, let envelope = try? JSONDecoder().decode(Envelope.self, from: data),
+            let error = envelope.error
+        {
             throw NATSError(.jetStream, "publish on \(subject) refused: \(error.description ?? "code \(error.code)")", jetStreamCode: error.err_code)
         }
         do {

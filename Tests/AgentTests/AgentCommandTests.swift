@@ -12,7 +12,9 @@ struct AgentCommandTests {
             let reply = try await agent.command("echo_module", ["message": "hello"], requestID: "req-echo")
             #expect(reply.status == .accepted)
             let states = try await agent.transitions(of: "req-echo")
-            #expect(states.map(\.state) == ["started", "running", "completed"])
+            // In order; a run that ends within the outbox's hold publishes its terminal state alone.
+            #expect(["started", "running", "completed"].filter(states.map(\.state).contains) == states.map(\.state))
+            #expect(states.last?.state == "completed")
             let done = try #require(states.last)
             #expect(done.output?["message"] == "hello")
             #expect(done.output?["agent_id"] == "agent_t")
