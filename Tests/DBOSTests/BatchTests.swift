@@ -109,4 +109,43 @@ struct BatchTests {
             }
         }
     }
+
+    /// CreateMeasurements: each item answered as its own CreateMeasurement would be (created, a
+    /// repeat answering the first record, a refusal), and concurrent callers of the batching
+    /// client each get their own measurement, created once.
+    @Test func createMeasurementsAnswersEachItemAsItsOwnCall() async throws {
+        try await withRedisServer { redis in
+            try await withDBOS(redis: redis) { client, _ in
+                func create(_ id: String, agents: [String]) -> Imn_Dbos_V1_CreateMeasurementRequest {
+                    var request = Imn_Dbos_V1_CreateMeasurementRequest()
+                    request.measurement.id = id
+                    request.measurement.module = "echo_module"
+                    request.measurement.spec = Data("{}".utf8)
+                    request.measurement.runs = agents.map { Imn_Dbos_V1_MeasurementRun(requestID: "\(id)~\($0)", agentID: $0) }
+                    request.deadlineTaskID = "dl_\(id)"
+                    request.deadlineDueMs = 1
+                    return request
+                }
+                var batch = Imn_Dbos_V1_CreateMeasurementsRequest()
+                batch.items = [
+                    create("cm1", agents: ["a", "b"]), create("", agents: ["a"]), create("cm1", agents: ["z"]), create("cm2", agents: ["a"]),
+                ]
+                let items = try await client.dbos.createMeasurements(batch).items
+                #expect(items.count == 4)
+                #expect(items[0].response.created && items[0].response.states.map(\.state) == ["created", "created"])
+                #expect(items[1].status.code == Int32(Status.Code.invalidArgument.rawValue))
+                #expect(!items[2].response.created && items[2].response.measurement.runs.map(\.agentID) == ["a", "b"], "the first record")
+                #expect(items[3].response.created && items[3].status.code == 0)
+
+                let ids = (0..<40).map { "gc-\($0 % 20)" }  // every id twice
+                let created = try await withThrowingTaskGroup(of: (String, Bool).self) { group in
+                    for id in ids { group.addTask { (id, try await client.createMeasurementInBatch(create(id, agents: ["a"])).created) } }
+                    return try await group.reduce(into: [String: Int]()) { counts, pair in counts[pair.0, default: 0] += pair.1 ? 1 : 0 }
+                }
+                #expect(created.count == 20 && created.values.allSatisfy { $0 == 1 }, "\(created)")
+                let stored = try await client.getMeasurement(.with { $0.id = "gc-7" })
+                #expect(stored.states.map(\.requestID) == ["gc-7~a"])
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
+import Tracing
 
 // Every DBOS call with its retry policy decided once, here. Idempotent: reads, RegisterAgent
 // (last write wins), StoreResult (keyed by request id), AckTask (same token acks once),
@@ -70,6 +71,19 @@ extension DBOSClient {
     /// Idempotent: the same measurement id creates nothing new and answers the first record.
     public func createMeasurement(_ request: Imn_Dbos_V1_CreateMeasurementRequest) async throws -> Imn_Dbos_V1_CreateMeasurementResponse {
         try await dbos.createMeasurement(request, options: options(idempotent: true))
+    }
+
+    /// CreateMeasurement by group commit (``DBOSBatcher``): the same reply or error as
+    /// ``createMeasurement(_:)``, in one CreateMeasurements call with other callers' (traced as a
+    /// client span of the caller's trace; the batch's call has a trace of its own).
+    public func createMeasurementInBatch(_ request: Imn_Dbos_V1_CreateMeasurementRequest) async throws -> Imn_Dbos_V1_CreateMeasurementResponse {
+        if Self.isUntraced { return try await createBatcher.submit(request) }
+        let method = Imn_Dbos_V1_DBOS.Method.CreateMeasurement.descriptor
+        return try await withSpan(method.fullyQualifiedMethod, ofKind: .client) { span in
+            span.setRPCAttributes(method)
+            span.attributes["imn.dbos.batched"] = true
+            return try await createBatcher.submit(request)
+        }
     }
 
     public func getMeasurement(_ request: Imn_Dbos_V1_GetMeasurementRequest) async throws -> Imn_Dbos_V1_GetMeasurementResponse {
@@ -157,6 +171,18 @@ extension DBOSClient {
             var request = Imn_Dbos_V1_StoreResultsRequest()
             request.items = items
             return try await dbos.storeResults(request, options: options).items.map { item in
+                item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.response)
+            }
+        }
+    }
+
+    static func makeCreateBatcher(
+        _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
+    ) -> DBOSBatcher<Imn_Dbos_V1_CreateMeasurementRequest, Imn_Dbos_V1_CreateMeasurementResponse> {
+        DBOSBatcher(maxItems: 64, size: { $0.measurement.spec.count + $0.measurement.runs.count * 96 + 512 }) { items in
+            var request = Imn_Dbos_V1_CreateMeasurementsRequest()
+            request.items = items
+            return try await dbos.createMeasurements(request, options: options).items.map { item in
                 item.hasStatus && item.status.code != 0 ? .failure(rpcError(item.status)) : .success(item.response)
             }
         }

@@ -19,6 +19,7 @@ public final class DBOSClient: Sendable {
     let timeout: Duration
     let resultBatcher: DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse>
     let statesBatcher: DBOSBatcher<[Imn_Dbos_V1_SetModuleStateRequest], [Imn_Dbos_V1_SetModuleStateOutcome]>
+    let createBatcher: DBOSBatcher<Imn_Dbos_V1_CreateMeasurementRequest, Imn_Dbos_V1_CreateMeasurementResponse>
     let resultStream: DBOSResultStream
 
     /// `address` is `host:port` (default `127.0.0.1:50051`); `tls` nil is plaintext; `metrics`
@@ -45,6 +46,7 @@ public final class DBOSClient: Sendable {
         self.timeout = timeout
         resultBatcher = Self.makeResultBatcher(dbos, options: Self.options(timeout: timeout, idempotent: true))
         statesBatcher = Self.makeStatesBatcher(dbos, options: Self.options(timeout: timeout, idempotent: false))
+        createBatcher = Self.makeCreateBatcher(dbos, options: Self.options(timeout: timeout, idempotent: true))
         resultStream = DBOSResultStream(dbos, timeout: timeout)
     }
 

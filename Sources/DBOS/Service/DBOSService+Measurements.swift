@@ -7,21 +7,38 @@ extension DBOSService {
         -> Imn_Dbos_V1_CreateMeasurementResponse
     {
         try await handle("CreateMeasurement") { () throws(DBOSError) in
-            let given = request.measurement
-            let deadline =
-                request.deadlineTaskID.isEmpty
-                ? nil
-                : DeadlineTask(
-                    id: request.deadlineTaskID, dueAtMilliseconds: request.deadlineDueMs, payload: Array(request.deadlinePayload),
-                    maxDeliveries: request.deadlineMaxDeliveries == 0 ? 20 : Int(request.deadlineMaxDeliveries))
-            let (stored, created, states) = try await store.createMeasurement(
-                given.record, deadline: deadline, actor: Self.optional(given.actor) ?? "unknown")
-            var response = Imn_Dbos_V1_CreateMeasurementResponse()
-            response.measurement = Imn_Dbos_V1_Measurement(stored)
-            response.created = created
-            response.states = states.map(Imn_Dbos_V1_ModuleState.init)
-            return response
+            let new = Self.newMeasurement(request)
+            return Self.createResponse(try await store.createMeasurement(new.record, deadline: new.deadline, actor: new.actor))
         }
+    }
+
+    public func createMeasurements(request: Imn_Dbos_V1_CreateMeasurementsRequest, context: ServerContext) async throws
+        -> Imn_Dbos_V1_CreateMeasurementsResponse
+    {
+        try Self.checkBatch(request.items.count)
+        let created = await store.createMeasurements(request.items.map { .success(Self.newMeasurement($0)) })
+        var response = Imn_Dbos_V1_CreateMeasurementsResponse()
+        response.items = answer(created, status: \.status) { $0.response = Self.createResponse($1) }
+        return response
+    }
+
+    static func newMeasurement(_ request: Imn_Dbos_V1_CreateMeasurementRequest) -> DBOSStore.NewMeasurement {
+        let deadline =
+            request.deadlineTaskID.isEmpty
+            ? nil
+            : DeadlineTask(
+                id: request.deadlineTaskID, dueAtMilliseconds: request.deadlineDueMs, payload: Array(request.deadlinePayload),
+                maxDeliveries: request.deadlineMaxDeliveries == 0 ? 20 : Int(request.deadlineMaxDeliveries))
+        return DBOSStore.NewMeasurement(
+            record: request.measurement.record, deadline: deadline, actor: optional(request.measurement.actor) ?? "unknown")
+    }
+
+    static func createResponse(_ created: DBOSStore.Created) -> Imn_Dbos_V1_CreateMeasurementResponse {
+        var response = Imn_Dbos_V1_CreateMeasurementResponse()
+        response.measurement = Imn_Dbos_V1_Measurement(created.measurement)
+        response.created = created.created
+        response.states = created.states.map(Imn_Dbos_V1_ModuleState.init)
+        return response
     }
 
     public func getMeasurement(request: Imn_Dbos_V1_GetMeasurementRequest, context: ServerContext) async throws

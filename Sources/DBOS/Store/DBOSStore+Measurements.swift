@@ -4,11 +4,40 @@ import RedisClient
 extension DBOSStore {
     public static let maxRunsPerMeasurement = 10_000
 
+    /// What ``createMeasurement(_:deadline:actor:)`` answers.
+    public typealias Created = (measurement: MeasurementRecord, created: Bool, states: [ModuleState])
+
+    /// A measurement to create: its record, its deadline and who asks.
+    public struct NewMeasurement: Sendable {
+        public var record: MeasurementRecord
+        public var deadline: DeadlineTask?
+        public var actor: String
+
+        public init(record: MeasurementRecord, deadline: DeadlineTask?, actor: String) {
+            self.record = record
+            self.deadline = deadline
+            self.actor = actor
+        }
+    }
+
     /// Creates a measurement, every run's state (`created`) and its deadline task in one script.
     /// The same id again creates nothing: it answers the first record and its runs' states.
-    public func createMeasurement(_ measurement: MeasurementRecord, deadline: DeadlineTask?, actor: String) async throws(DBOSError)
-        -> (measurement: MeasurementRecord, created: Bool, states: [ModuleState])
-    {
+    public func createMeasurement(_ measurement: MeasurementRecord, deadline: DeadlineTask?, actor: String) async throws(DBOSError) -> Created {
+        let call = try createCall(NewMeasurement(record: measurement, deadline: deadline, actor: actor))
+        let reply = try await run(MeasurementScripts.create, keys: call.keys, arguments: call.arguments)
+        return try Self.createOutcome(reply)
+    }
+
+    /// Many ``createMeasurement(_:deadline:actor:)`` calls in one Redis pipeline; each answered as
+    /// its own call would have been.
+    public func createMeasurements(_ measurements: [Result<NewMeasurement, DBOSError>]) async -> [Result<Created, DBOSError>] {
+        await runBatch(MeasurementScripts.create, measurements.map { $0.flatMap { new in Result { () throws(DBOSError) in try createCall(new) } } }) {
+            (reply, _) throws(DBOSError) in try Self.createOutcome(reply)
+        }
+    }
+
+    func createCall(_ new: NewMeasurement) throws(DBOSError) -> RedisScriptCall {
+        let (measurement, deadline) = (new.record, new.deadline)
         try Self.validateID(measurement.id, "measurement id")
         try Self.validateID(measurement.module, "module")
         // None is possible: a re-run whose agents are all offline is still a measurement.
@@ -30,15 +59,17 @@ extension DBOSStore {
             guard (1...1000).contains(deadline.maxDeliveries) else { throw DBOSError(.invalidArgument, "max deliveries must be 1–1000") }
         }
         let runs = (try? JSONEncoder().encode(measurement.runs.map { [$0.requestID, $0.agentID] })) ?? Data("[]".utf8)
-        let reply = try await run(
-            MeasurementScripts.create,
+        return RedisScriptCall(
             keys: [keys.measurement(measurement.id), keys.measurements, keys.states, keys.events, keys.pendingTasks, keys.allTasks],
             arguments: [
                 RedisArgument(measurement.id), RedisArgument(measurement.module), RedisArgument(measurement.spec), RedisArgument(Array(runs)),
-                RedisArgument(actor), RedisArgument(configuration.maxEvents), RedisArgument(configuration.keyPrefix),
+                RedisArgument(new.actor), RedisArgument(configuration.maxEvents), RedisArgument(configuration.keyPrefix),
                 RedisArgument(deadline?.id ?? ""), RedisArgument(deadline?.dueAtMilliseconds ?? 0), RedisArgument(deadline?.payload ?? []),
                 RedisArgument(deadline?.maxDeliveries ?? 20),
             ])
+    }
+
+    static func createOutcome(_ reply: RedisReply) throws(DBOSError) -> Created {
         guard let parts = reply.array, parts.count == 3, let created = parts[0].integer,
             let stored = Self.measurement(from: parts[1].hash)
         else { throw DBOSError(.internalError, "unexpected reply from the measurement script: \(reply)") }

@@ -83,7 +83,8 @@ final class MeasurementLedger: Sendable {
         // Looked at again with a growing delay while DBOS is away (Scheduler), for minutes.
         request.deadlineMaxDeliveries = 20
         do {
-            return try await dbos.createMeasurement(request)
+            // With other requests created at the same time (group commit).
+            return try await dbos.createMeasurementInBatch(request)
         } catch let error as RPCError where error.code == .invalidArgument {
             throw LedgerError(.invalidRequest, error.message)
         } catch {

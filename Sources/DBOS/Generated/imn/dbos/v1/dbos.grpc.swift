@@ -338,6 +338,19 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
                 type: .unary
             )
         }
+        /// Namespace for "CreateMeasurements" metadata.
+        public enum CreateMeasurements: Sendable {
+            /// Request type for "CreateMeasurements".
+            public typealias Input = Imn_Dbos_V1_CreateMeasurementsRequest
+            /// Response type for "CreateMeasurements".
+            public typealias Output = Imn_Dbos_V1_CreateMeasurementsResponse
+            /// Descriptor for "CreateMeasurements".
+            public static let descriptor = GRPCCore.MethodDescriptor(
+                service: GRPCCore.ServiceDescriptor(fullyQualifiedService: "imn.dbos.v1.DBOS"),
+                method: "CreateMeasurements",
+                type: .unary
+            )
+        }
         /// Namespace for "GetMeasurement" metadata.
         public enum GetMeasurement: Sendable {
             /// Request type for "GetMeasurement".
@@ -390,6 +403,7 @@ public enum Imn_Dbos_V1_DBOS: Sendable {
             RegisterAgents.descriptor,
             StoreResultStream.descriptor,
             CreateMeasurement.descriptor,
+            CreateMeasurements.descriptor,
             GetMeasurement.descriptor,
             ListMeasurements.descriptor
         ]
@@ -781,6 +795,25 @@ extension Imn_Dbos_V1_DBOS {
             request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_CreateMeasurementRequest>,
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_CreateMeasurementResponse>
+
+        /// Handle the "CreateMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many CreateMeasurement calls in one (group commit: one Redis pipeline), each item answered
+        /// > with what its own call would have answered, or its status. At most 1,000 items.
+        ///
+        /// - Parameters:
+        ///   - request: A streaming request of `Imn_Dbos_V1_CreateMeasurementsRequest` messages.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A streaming response of `Imn_Dbos_V1_CreateMeasurementsResponse` messages.
+        func createMeasurements(
+            request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_CreateMeasurementsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_CreateMeasurementsResponse>
 
         /// Handle the "GetMeasurement" method.
         ///
@@ -1191,6 +1224,25 @@ extension Imn_Dbos_V1_DBOS {
             context: GRPCCore.ServerContext
         ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementResponse>
 
+        /// Handle the "CreateMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many CreateMeasurement calls in one (group commit: one Redis pipeline), each item answered
+        /// > with what its own call would have answered, or its status. At most 1,000 items.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_CreateMeasurementsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A response containing a single `Imn_Dbos_V1_CreateMeasurementsResponse` message.
+        func createMeasurements(
+            request: GRPCCore.ServerRequest<Imn_Dbos_V1_CreateMeasurementsRequest>,
+            context: GRPCCore.ServerContext
+        ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementsResponse>
+
         /// Handle the "GetMeasurement" method.
         ///
         /// > Source IDL Documentation:
@@ -1599,6 +1651,25 @@ extension Imn_Dbos_V1_DBOS {
             context: GRPCCore.ServerContext
         ) async throws -> Imn_Dbos_V1_CreateMeasurementResponse
 
+        /// Handle the "CreateMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many CreateMeasurement calls in one (group commit: one Redis pipeline), each item answered
+        /// > with what its own call would have answered, or its status. At most 1,000 items.
+        ///
+        /// - Parameters:
+        ///   - request: A `Imn_Dbos_V1_CreateMeasurementsRequest` message.
+        ///   - context: Context providing information about the RPC.
+        /// - Throws: Any error which occurred during the processing of the request. Thrown errors
+        ///     of type `RPCError` are mapped to appropriate statuses. All other errors are converted
+        ///     to an internal error.
+        /// - Returns: A `Imn_Dbos_V1_CreateMeasurementsResponse` to respond with.
+        func createMeasurements(
+            request: Imn_Dbos_V1_CreateMeasurementsRequest,
+            context: GRPCCore.ServerContext
+        ) async throws -> Imn_Dbos_V1_CreateMeasurementsResponse
+
         /// Handle the "GetMeasurement" method.
         ///
         /// > Source IDL Documentation:
@@ -1906,6 +1977,17 @@ extension Imn_Dbos_V1_DBOS.StreamingServiceProtocol {
             }
         )
         router.registerHandler(
+            forMethod: Imn_Dbos_V1_DBOS.Method.CreateMeasurements.descriptor,
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_CreateMeasurementsRequest>(),
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_CreateMeasurementsResponse>(),
+            handler: { request, context in
+                try await self.createMeasurements(
+                    request: request,
+                    context: context
+                )
+            }
+        )
+        router.registerHandler(
             forMethod: Imn_Dbos_V1_DBOS.Method.GetMeasurement.descriptor,
             deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_GetMeasurementRequest>(),
             serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_GetMeasurementResponse>(),
@@ -2180,6 +2262,17 @@ extension Imn_Dbos_V1_DBOS.ServiceProtocol {
         context: GRPCCore.ServerContext
     ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_CreateMeasurementResponse> {
         let response = try await self.createMeasurement(
+            request: GRPCCore.ServerRequest(stream: request),
+            context: context
+        )
+        return GRPCCore.StreamingServerResponse(single: response)
+    }
+
+    public func createMeasurements(
+        request: GRPCCore.StreamingServerRequest<Imn_Dbos_V1_CreateMeasurementsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.StreamingServerResponse<Imn_Dbos_V1_CreateMeasurementsResponse> {
+        let response = try await self.createMeasurements(
             request: GRPCCore.ServerRequest(stream: request),
             context: context
         )
@@ -2521,6 +2614,19 @@ extension Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
     ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementResponse> {
         return GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementResponse>(
             message: try await self.createMeasurement(
+                request: request.message,
+                context: context
+            ),
+            metadata: [:]
+        )
+    }
+
+    public func createMeasurements(
+        request: GRPCCore.ServerRequest<Imn_Dbos_V1_CreateMeasurementsRequest>,
+        context: GRPCCore.ServerContext
+    ) async throws -> GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementsResponse> {
+        return GRPCCore.ServerResponse<Imn_Dbos_V1_CreateMeasurementsResponse>(
+            message: try await self.createMeasurements(
                 request: request.message,
                 context: context
             ),
@@ -3046,6 +3152,30 @@ extension Imn_Dbos_V1_DBOS {
             deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_CreateMeasurementResponse>,
             options: GRPCCore.CallOptions,
             onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementResponse>) async throws -> Result
+        ) async throws -> Result where Result: Sendable
+
+        /// Call the "CreateMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many CreateMeasurement calls in one (group commit: one Redis pipeline), each item answered
+        /// > with what its own call would have answered, or its status. At most 1,000 items.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_CreateMeasurementsRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_CreateMeasurementsRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_CreateMeasurementsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        func createMeasurements<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_CreateMeasurementsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_CreateMeasurementsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_CreateMeasurementsResponse>,
+            options: GRPCCore.CallOptions,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementsResponse>) async throws -> Result
         ) async throws -> Result where Result: Sendable
 
         /// Call the "GetMeasurement" method.
@@ -3857,6 +3987,41 @@ extension Imn_Dbos_V1_DBOS {
             )
         }
 
+        /// Call the "CreateMeasurements" method.
+        ///
+        /// > Source IDL Documentation:
+        /// >
+        /// > Many CreateMeasurement calls in one (group commit: one Redis pipeline), each item answered
+        /// > with what its own call would have answered, or its status. At most 1,000 items.
+        ///
+        /// - Parameters:
+        ///   - request: A request containing a single `Imn_Dbos_V1_CreateMeasurementsRequest` message.
+        ///   - serializer: A serializer for `Imn_Dbos_V1_CreateMeasurementsRequest` messages.
+        ///   - deserializer: A deserializer for `Imn_Dbos_V1_CreateMeasurementsResponse` messages.
+        ///   - options: Options to apply to this RPC.
+        ///   - handleResponse: A closure which handles the response and returns its result to
+        ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+        ///       already finished.
+        /// - Returns: The result of `handleResponse`.
+        public func createMeasurements<Result>(
+            request: GRPCCore.ClientRequest<Imn_Dbos_V1_CreateMeasurementsRequest>,
+            serializer: some GRPCCore.MessageSerializer<Imn_Dbos_V1_CreateMeasurementsRequest>,
+            deserializer: some GRPCCore.MessageDeserializer<Imn_Dbos_V1_CreateMeasurementsResponse>,
+            options: GRPCCore.CallOptions = .defaults,
+            onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementsResponse>) async throws -> Result = { response in
+                try response.message
+            }
+        ) async throws -> Result where Result: Sendable {
+            try await self.client.unary(
+                request: request,
+                descriptor: Imn_Dbos_V1_DBOS.Method.CreateMeasurements.descriptor,
+                serializer: serializer,
+                deserializer: deserializer,
+                options: options,
+                onResponse: handleResponse
+            )
+        }
+
         /// Call the "GetMeasurement" method.
         ///
         /// > Source IDL Documentation:
@@ -4551,6 +4716,36 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             request: request,
             serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_CreateMeasurementRequest>(),
             deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_CreateMeasurementResponse>(),
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateMeasurements" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many CreateMeasurement calls in one (group commit: one Redis pipeline), each item answered
+    /// > with what its own call would have answered, or its status. At most 1,000 items.
+    ///
+    /// - Parameters:
+    ///   - request: A request containing a single `Imn_Dbos_V1_CreateMeasurementsRequest` message.
+    ///   - options: Options to apply to this RPC.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createMeasurements<Result>(
+        request: GRPCCore.ClientRequest<Imn_Dbos_V1_CreateMeasurementsRequest>,
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        try await self.createMeasurements(
+            request: request,
+            serializer: GRPCProtobuf.ProtobufSerializer<Imn_Dbos_V1_CreateMeasurementsRequest>(),
+            deserializer: GRPCProtobuf.ProtobufDeserializer<Imn_Dbos_V1_CreateMeasurementsResponse>(),
             options: options,
             onResponse: handleResponse
         )
@@ -5335,6 +5530,40 @@ extension Imn_Dbos_V1_DBOS.ClientProtocol {
             metadata: metadata
         )
         return try await self.createMeasurement(
+            request: request,
+            options: options,
+            onResponse: handleResponse
+        )
+    }
+
+    /// Call the "CreateMeasurements" method.
+    ///
+    /// > Source IDL Documentation:
+    /// >
+    /// > Many CreateMeasurement calls in one (group commit: one Redis pipeline), each item answered
+    /// > with what its own call would have answered, or its status. At most 1,000 items.
+    ///
+    /// - Parameters:
+    ///   - message: request message to send.
+    ///   - metadata: Additional metadata to send, defaults to empty.
+    ///   - options: Options to apply to this RPC, defaults to `.defaults`.
+    ///   - handleResponse: A closure which handles the response and returns its result to
+    ///       the caller. Returning from the closure will cancel the RPC if it hasn't
+    ///       already finished.
+    /// - Returns: The result of `handleResponse`.
+    public func createMeasurements<Result>(
+        _ message: Imn_Dbos_V1_CreateMeasurementsRequest,
+        metadata: GRPCCore.Metadata = [:],
+        options: GRPCCore.CallOptions = .defaults,
+        onResponse handleResponse: @Sendable @escaping (GRPCCore.ClientResponse<Imn_Dbos_V1_CreateMeasurementsResponse>) async throws -> Result = { response in
+            try response.message
+        }
+    ) async throws -> Result where Result: Sendable {
+        let request = GRPCCore.ClientRequest<Imn_Dbos_V1_CreateMeasurementsRequest>(
+            message: message,
+            metadata: metadata
+        )
+        return try await self.createMeasurements(
             request: request,
             options: options,
             onResponse: handleResponse
