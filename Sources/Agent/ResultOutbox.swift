@@ -12,7 +12,8 @@ import Synchronization
 /// `Nats-Msg-Id`, so a re-send after an ambiguous failure (or after a restart, of an entry whose
 /// acknowledgement was not yet recorded) is stored once by the stream and once by DBOS.
 ///
-/// A run's earlier transitions (`started`, `running`) wait ``holdEarlierStates`` before they are
+/// A run's earlier transitions (`started`, `running`) wait ``holdEarlierStates`` (50 ms: under load a
+/// short run's end can come tens of milliseconds after its start) before they are
 /// published; when the run's terminal transition comes within that time they are dropped, and
 /// the server, which applies skipped states in order, gets one message for the run instead of three.
 public final class ResultOutbox: Sendable {
@@ -44,7 +45,7 @@ public final class ResultOutbox: Sendable {
     }
 
     /// How long an earlier transition waits for its run's terminal one.
-    public static let holdEarlierStates = Duration.milliseconds(5)
+    public static let holdEarlierStates = Duration.milliseconds(50)
     /// Entries a segment file takes before the next one is started.
     static let segmentEntries = 512
 

@@ -4,6 +4,7 @@ import GRPCCore
 import IMNCore
 import Logging
 import NATSClient
+import Synchronization
 import Tracing
 
 /// Moves results and state transitions from the `IMN_RESULTS` stream into DBOS: a durable pull
@@ -14,6 +15,8 @@ import Tracing
 final class ResultIngestor: Sendable {
     let ledger: MeasurementLedger
     let logger: Logger
+    /// Terminal messages decoded when fetched (to answer waits), by `Nats-Msg-Id`, until applied.
+    private let decoded = Mutex<[String: ResultMessage]>([:])
     var connection: NATSConnection { ledger.connection }
     var metrics: ServerMetrics { ledger.metrics }
 
@@ -111,7 +114,9 @@ final class ResultIngestor: Sendable {
             }
         }
         for message in messages {
-            guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)), Self.step(result.state) != nil else {
+            let known = message.headers["Nats-Msg-Id"].flatMap { id in decoded.withLock { $0.removeValue(forKey: id) } }
+            guard let result = known ?? (try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload))), Self.step(result.state) != nil
+            else {
                 logger.warning("unreadable result message dropped", metadata: ["nats.subject": "\(message.subject)"])
                 try? message.term()
                 continue
@@ -163,6 +168,12 @@ final class ResultIngestor: Sendable {
         guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)),
             ModuleStateName(rawValue: result.state)?.isTerminal == true
         else { return }
+        if let id = message.headers["Nats-Msg-Id"] {
+            decoded.withLock { decoded in
+                if decoded.count > 10_000 { decoded.removeAll() }  // never applied (a shutdown): bounded
+                decoded[id] = result
+            }
+        }
         ledger.ingesting.begin(result.requestID)
         ledger.waiters.deliverFetched(
             result.requestID, StateWaiters.Outcome(state: Self.fetchedState(result), result: Self.storeRequest(result).result))

@@ -55,7 +55,7 @@ struct ResultOutboxTests {
                 try outbox.enqueue(Self.message("fast", "running"))
                 try outbox.enqueue(Self.message("fast", "completed"))
                 try outbox.enqueue(Self.message("slow", "started"))
-                try await Task.sleep(for: ResultOutbox.holdEarlierStates * 20)  // published meanwhile
+                try await Task.sleep(for: ResultOutbox.holdEarlierStates * 4)  // published meanwhile
                 try outbox.enqueue(Self.message("slow", "completed"))
             }
             #expect(Set(ids) == ["fast:completed", "slow:started", "slow:completed"])
