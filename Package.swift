@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "DNSClient", targets: ["DNSClient"]),
         .library(name: "IMNTestSupport", targets: ["IMNTestSupport"]),
         .library(name: "OTLP", targets: ["OTLP"]),
+        .library(name: "Client", targets: ["Client"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -129,6 +130,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
+        .target(name: "Client", dependencies: ["IMNCore", "CCurl"]),
+
         // MARK: The executables
         .target(
             name: "CommandLineSupport",
@@ -149,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "imn",
             dependencies: [
-                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server", "OTLP", "OTLPSink", "CommandLineSupport",
+                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server", "OTLP", "OTLPSink", "CommandLineSupport", "Client",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -173,9 +176,12 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Server", "Agent", "DBOS", "RedisClient", "NATSClient", "OTLP", "OTLPSink", "IMNTestSupport",
+                "Server", "Agent", "DBOS", "RedisClient", "NATSClient", "OTLP", "OTLPSink", "IMNTestSupport", "Client",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]),
+        .testTarget(
+            name: "ClientTests",
+            dependencies: ["Client", "IMNCore"]),
         .testTarget(
             name: "IMNCoreTests",
             dependencies: ["IMNCore"]),

@@ -1,3 +1,5 @@
+import ArgumentParser
+import Foundation
 import NIOCore
 import NIOPosix
 
@@ -7,7 +9,22 @@ import NIOPosix
 // before this. Blocking work never runs on these threads (hiredis and libnats use their own).
 _ = NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
-/// Inside an async function the compiler picks ArgumentParser's async `main()`, which runs
-/// async subcommands; at top level it would pick the synchronous one.
-func runCommand() async { await IMN.main() }
+/// What ArgumentParser's async `main()` does, except that a usage mistake exits 2, as most
+/// command-line tools do (ArgumentParser's own code is 64); the client commands document 2.
+func runCommand() async {
+    do {
+        var command = try IMN.parseAsRoot()
+        if var asyncCommand = command as? AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+    } catch {
+        if IMN.exitCode(for: error) == .validationFailure {
+            FileHandle.standardError.write(Data((IMN.fullMessage(for: error) + "\n").utf8))
+            exit(2)
+        }
+        IMN.exit(withError: error)
+    }
+}
 await runCommand()
