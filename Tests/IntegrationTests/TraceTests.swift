@@ -115,6 +115,16 @@ struct TraceTests {
         let storeClient = try #require(spans.first { $0.span.spanID == store.parentSpanID })
         #expect(storeClient.service == "imn-server" && storeClient.span.kind == .client)
         #expect(ingestion.contains { $0.span.spanID == storeClient.span.parentSpanID }, "StoreResult happens inside ingestion")
+        // The creation, made with any others of the moment in one call, links to that batch's
+        // trace, where the DBOS side of the call is (and the batch links back).
+        let create = try #require(one("imn-server", .client) { $0 == "imn.dbos.v1.DBOS/CreateMeasurement" })
+        let batchLink = try #require(create.links.first, "the creation links to its batch")
+        #expect(
+            await eventually {
+                let batch = Self.spans(sink, batchLink.traceID)
+                return batch.contains { $0.span.spanID == batchLink.spanID && $0.span.links.contains { $0.spanID == create.spanID } }
+                    && batch.contains { $0.service == "imn-dbos" && $0.span.name == "imn.dbos.v1.DBOS/CreateMeasurements" }
+            }, "\(Self.spans(sink, batchLink.traceID).map { "\($0.service) \($0.span.name)" })")
         // One span per DBOS call: its Redis commands are events on it, not spans of their own.
         #expect(!spans.contains { $0.service == "imn-dbos" && $0.span.name.hasPrefix("redis ") })
         #expect(store.events.contains { $0.name.hasPrefix("redis ") }, "\(store.events.map(\.name))")

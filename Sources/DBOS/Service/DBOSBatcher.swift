@@ -1,5 +1,6 @@
 import GRPCCore
 import Synchronization
+import Tracing
 
 /// Group commit for DBOS writes: concurrent callers' StoreResult (or SetModuleState) calls travel
 /// together in one StoreResults (SetModuleStates) call. A call leaves at once while fewer than
@@ -7,6 +8,10 @@ import Synchronization
 /// as soon as one returns. A lone caller therefore waits no longer than with the single call, and
 /// under load one gRPC call and one Redis round trip carry many. Each caller gets its own reply,
 /// or the error its own call would have thrown.
+///
+/// A batch of traced callers is a trace of its own — a span (`name`) over the call, linked to each
+/// caller's span — and each caller learns that span's context to link back to it
+/// (``submitLinked(_:)``): a measurement's trace leads to the DBOS work done for it with others.
 public final class DBOSBatcher<Item: Sendable, Reply: Sendable>: Sendable {
     public typealias Send = @Sendable ([Item]) async throws -> [Result<Reply, RPCError>]
 
@@ -15,11 +20,14 @@ public final class DBOSBatcher<Item: Sendable, Reply: Sendable>: Sendable {
     let maxInFlight: Int
     let maxItems: Int
     let maxBytes: Int
+    let name: String
 
     private struct Waiting {
         let item: Item
         let size: Int
-        let continuation: CheckedContinuation<Reply, any Error>
+        /// The caller's trace context, linked from the batch's span.
+        let context: ServiceContext?
+        let continuation: CheckedContinuation<(reply: Reply, batch: ServiceContext?), any Error>
     }
 
     private struct State {
@@ -32,9 +40,10 @@ public final class DBOSBatcher<Item: Sendable, Reply: Sendable>: Sendable {
     /// `size` estimates an item's encoded size; a batch stays under `maxBytes` (gRPC's default
     /// message limit is 4 MiB) unless one item alone is larger.
     public init(
-        maxInFlight: Int = 2, maxItems: Int = 256, maxBytes: Int = 2 << 20, size: @escaping @Sendable (Item) -> Int,
-        send: @escaping Send
+        name: String = "imn.dbos group commit", maxInFlight: Int = 2, maxItems: Int = 256, maxBytes: Int = 2 << 20,
+        size: @escaping @Sendable (Item) -> Int, send: @escaping Send
     ) {
+        self.name = name
         self.maxInFlight = max(1, maxInFlight)
         self.maxItems = max(1, maxItems)
         self.maxBytes = maxBytes
@@ -42,11 +51,15 @@ public final class DBOSBatcher<Item: Sendable, Reply: Sendable>: Sendable {
         self.send = send
     }
 
-    public func submit(_ item: Item) async throws -> Reply {
+    public func submit(_ item: Item) async throws -> Reply { try await submitLinked(item).reply }
+
+    /// The reply, and the trace context of the batch's span when the caller was traced (to link to).
+    public func submitLinked(_ item: Item) async throws -> (reply: Reply, batch: ServiceContext?) {
         let size = size(item)
+        let context = ServiceContext.current
         return try await withCheckedThrowingContinuation { continuation in
             let batch = state.withLock { state -> [Waiting]? in
-                state.queue.append(Waiting(item: item, size: size, continuation: continuation))
+                state.queue.append(Waiting(item: item, size: size, context: context, continuation: continuation))
                 guard state.inFlight < maxInFlight else { return nil }
                 state.inFlight += 1
                 return take(&state)
@@ -87,11 +100,21 @@ public final class DBOSBatcher<Item: Sendable, Reply: Sendable>: Sendable {
     }
 
     private func deliver(_ batch: [Waiting]) async {
+        let callers = batch.compactMap(\.context)
+        guard !callers.isEmpty else { return await deliver(batch, context: nil) }
+        await withSpan(name, ofKind: .internal) { span in
+            span.attributes["imn.dbos.batch.items"] = batch.count
+            for caller in callers { span.addLink(SpanLink(context: caller, attributes: [:])) }
+            await deliver(batch, context: ServiceContext.current)
+        }
+    }
+
+    private func deliver(_ batch: [Waiting], context: ServiceContext?) async {
         do {
             let replies = try await send(batch.map(\.item))
             for (index, waiting) in batch.enumerated() {
                 if index < replies.count {
-                    waiting.continuation.resume(with: replies[index].mapError { $0 as any Error })
+                    waiting.continuation.resume(with: replies[index].map { (reply: $0, batch: context) }.mapError { $0 as any Error })
                 } else {
                     waiting.continuation.resume(throwing: RPCError(code: .internalError, message: "DBOS answered fewer items than it was sent"))
                 }

@@ -75,14 +75,16 @@ extension DBOSClient {
 
     /// CreateMeasurement by group commit (``DBOSBatcher``): the same reply or error as
     /// ``createMeasurement(_:)``, in one CreateMeasurements call with other callers' (traced as a
-    /// client span of the caller's trace; the batch's call has a trace of its own).
+    /// client span of the caller's trace, linked to the batch's span, whose trace has the call).
     public func createMeasurementInBatch(_ request: Imn_Dbos_V1_CreateMeasurementRequest) async throws -> Imn_Dbos_V1_CreateMeasurementResponse {
         if Self.isUntraced { return try await createBatcher.submit(request) }
         let method = Imn_Dbos_V1_DBOS.Method.CreateMeasurement.descriptor
         return try await withSpan(method.fullyQualifiedMethod, ofKind: .client) { span in
             span.setRPCAttributes(method)
             span.attributes["imn.dbos.batched"] = true
-            return try await createBatcher.submit(request)
+            let (reply, batch) = try await createBatcher.submitLinked(request)
+            if let batch { span.addLink(SpanLink(context: batch, attributes: [:])) }
+            return reply
         }
     }
 
@@ -167,7 +169,7 @@ extension DBOSClient {
     static func makeResultBatcher(
         _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
     ) -> DBOSBatcher<Imn_Dbos_V1_StoreResultRequest, Imn_Dbos_V1_StoreResultResponse> {
-        DBOSBatcher(size: { $0.result.payload.count + 512 }) { items in
+        DBOSBatcher(name: "imn.dbos group commit StoreResults", size: { $0.result.payload.count + 512 }) { items in
             var request = Imn_Dbos_V1_StoreResultsRequest()
             request.items = items
             return try await dbos.storeResults(request, options: options).items.map { item in
@@ -179,7 +181,9 @@ extension DBOSClient {
     static func makeCreateBatcher(
         _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
     ) -> DBOSBatcher<Imn_Dbos_V1_CreateMeasurementRequest, Imn_Dbos_V1_CreateMeasurementResponse> {
-        DBOSBatcher(maxItems: 64, size: { $0.measurement.spec.count + $0.measurement.runs.count * 96 + 512 }) { items in
+        DBOSBatcher(
+            name: "imn.dbos group commit CreateMeasurements", maxItems: 64, size: { $0.measurement.spec.count + $0.measurement.runs.count * 96 + 512 }
+        ) { items in
             var request = Imn_Dbos_V1_CreateMeasurementsRequest()
             request.items = items
             return try await dbos.createMeasurements(request, options: options).items.map { item in
@@ -193,7 +197,8 @@ extension DBOSClient {
     static func makeStatesBatcher(
         _ dbos: Imn_Dbos_V1_DBOS.Client<HTTP2ClientTransport.Posix>, options: CallOptions
     ) -> DBOSBatcher<[Imn_Dbos_V1_SetModuleStateRequest], [Imn_Dbos_V1_SetModuleStateOutcome]> {
-        DBOSBatcher(maxItems: 250, size: { $0.reduce(0) { $0 + $1.detail.utf8.count + 256 } }) { requests in
+        DBOSBatcher(name: "imn.dbos group commit SetModuleStates", maxItems: 250, size: { $0.reduce(0) { $0 + $1.detail.utf8.count + 256 } }) {
+            requests in
             guard requests.allSatisfy({ $0.count <= 4 }) else {
                 // Longer than a path ever is: each on its own, so the call limit holds.
                 var replies: [Result<[Imn_Dbos_V1_SetModuleStateOutcome], RPCError>] = []
