@@ -19,19 +19,18 @@ struct Scheduler: Sendable {
     func run() async {
         while !Task.isCancelled {
             var claim = Imn_Dbos_V1_ListDueTasksRequest()
-            claim.maxTasks = 16
+            claim.maxTasks = 32
             claim.worker = worker
             let tasks = (try? await DBOSClient.untraced { try await api.dbos.claimDueTasks(claim).tasks }) ?? []
-            for task in tasks {
-                if task.id.hasPrefix(MeasurementLedger.deadlinePrefix) {
-                    if await api.ledger.expire(task) {
-                        await ack(task)
-                    } else {
-                        let delay = min(Int64(500) << min(Int64(task.deliveries), 6), 30_000)
-                        await nack(task, error: "state moved or DBOS away; checking again", delay: delay)
-                    }
-                    continue
+            // Every measurement has a deadline and most find their runs finished: side by side, so
+            // that the deadlines keep up with the measurements (one at a time, a busy server fell
+            // minutes behind and left runs of dead agents unfinished that long).
+            await withTaskGroup(of: Void.self) { group in
+                for task in tasks where task.id.hasPrefix(MeasurementLedger.deadlinePrefix) {
+                    group.addTask { await expire(task) }
                 }
+            }
+            for task in tasks {
                 guard task.id.hasPrefix(MeasurementAPI.schedulePrefix) else { continue }
                 // Each scheduled run is a trace of its own, like a POST.
                 await withSpan("schedule run", ofKind: .internal) { span in
@@ -89,6 +88,16 @@ struct Scheduler: Sendable {
                 logger.warning("scheduled run given up", metadata: ["schedule.id": "\(task.id)", "error": "\(error)"])
                 await ack(task)
             }
+        }
+    }
+
+    /// A measurement's deadline: its unfinished runs failed, or a look again shortly.
+    func expire(_ task: Imn_Dbos_V1_Task) async {
+        if await api.ledger.expire(task) {
+            await ack(task)
+        } else {
+            let delay = min(Int64(500) << min(Int64(task.deliveries), 6), 30_000)
+            await nack(task, error: "state moved or DBOS away; checking again", delay: delay)
         }
     }
 
