@@ -29,10 +29,25 @@ public struct MeasurementRunner {
             if elapsed >= wait { break }
             Thread.sleep(forTimeInterval: min(pause, wait - elapsed).inSeconds)
             pause = min(pause * 2, .seconds(1))
-            guard let next = try client.get("/measurements/\(id)").json else { throw .badAnswer("GET /measurements/\(id) is not JSON") }
-            current = next
+            current = try read(id)
         }
         return current
+    }
+
+    /// The measurement as stored now; a server restarting meanwhile is tried again for a few seconds
+    /// (the measurement goes on without us).
+    func read(_ id: String) throws(ClientError) -> JSONValue {
+        var attempt = 0
+        while true {
+            do throws(ClientError) {
+                guard let measurement = try client.get("/measurements/\(id)").json else { throw .badAnswer("GET /measurements/\(id) is not JSON") }
+                return measurement
+            } catch .unreachable(let server, let reason) {
+                attempt += 1
+                guard attempt < 5 else { throw .unreachable(server, reason) }
+                Thread.sleep(forTimeInterval: 1)
+            }
+        }
     }
 
     /// "2 of 5 runs done (1 running) — 1.4 s".
