@@ -1,6 +1,7 @@
 import ArgumentParser
 import Client
 import Foundation
+import IMNCore
 
 /// What every client command takes: which server, which token, and how to print.
 struct ClientOptions: ParsableArguments {
@@ -16,6 +17,15 @@ struct ClientOptions: ParsableArguments {
         return try APIClient(
             server: server ?? environment["IMN_SERVER"].flatMap { $0.isEmpty ? nil : $0 } ?? "http://localhost:8000",
             token: token ?? environment["IMN_TOKEN"])
+    }
+
+    /// GETs `path` and prints it: the server's JSON with --json, else `render`'s text.
+    func show(_ path: String, query: [(String, String)], render: (JSONValue, OutputStyle) -> String) throws {
+        try runClient { () throws(ClientError) in
+            let answer = try client().get(path, query: query)
+            guard let body = answer.json else { throw .badAnswer("GET \(path) is not JSON") }
+            return (json ? answer.text : render(body, style), .ok)
+        }
     }
 
     var style: OutputStyle {

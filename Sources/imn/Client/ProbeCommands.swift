@@ -7,7 +7,23 @@ import IMNCore
 
 private let shorthandFooter = "\n\n" + ClientExitStatus.help
 
-struct PingCommand: ParsableCommand {
+/// A shorthand: `module` run with the target as its `targetKey` input.
+protocol ProbeShorthand: ParsableCommand {
+    static var module: String { get }
+    static var targetKey: String { get }
+    var target: String { get }
+    var input: [String] { get }
+    var who: RunOptions { get }
+    var options: ClientOptions { get }
+}
+
+extension ProbeShorthand {
+    static var targetKey: String { "host" }
+
+    func run() throws { try who.measure(module: Self.module, words: input, fixed: [Self.targetKey: .string(target)], options: options) }
+}
+
+struct PingCommand: ProbeShorthand {
     static let configuration = CommandConfiguration(
         commandName: "ping", abstract: "ICMP echo from one or many agents: RTT min/avg/max and loss per agent.",
         discussion: """
@@ -20,7 +36,7 @@ struct PingCommand: ParsableCommand {
     @Argument(help: "More input as key=value: count, interval, size, timeout.") var input: [String] = []
     @OptionGroup var who: RunOptions
     @OptionGroup var options: ClientOptions
-    func run() throws { try who.measure(module: "ping_module", words: input, fixed: ["host": .string(target)], options: options) }
+    static let module = "ping_module"
 }
 
 struct TCPingCommand: ParsableCommand {
@@ -55,7 +71,7 @@ struct TCPingCommand: ParsableCommand {
     }
 }
 
-struct TracerouteCommand: ParsableCommand {
+struct TracerouteCommand: ProbeShorthand {
     static let configuration = CommandConfiguration(
         commandName: "traceroute", abstract: "The path from one or many agents (ICMP, UDP or TCP SYN), hop by hop.",
         discussion: """
@@ -67,10 +83,10 @@ struct TracerouteCommand: ParsableCommand {
     @Argument(help: "More input as key=value: protocol, port, first_ttl, max_ttl, probes_per_hop, wait, in_flight.") var input: [String] = []
     @OptionGroup var who: RunOptions
     @OptionGroup var options: ClientOptions
-    func run() throws { try who.measure(module: "traceroute", words: input, fixed: ["host": .string(target)], options: options) }
+    static let module = "traceroute"
 }
 
-struct MTRCommand: ParsableCommand {
+struct MTRCommand: ProbeShorthand {
     static let configuration = CommandConfiguration(
         commandName: "mtr", abstract: "Rounds over the path from one or many agents: per-hop loss and last/avg/best/worst/stdev.",
         discussion: """
@@ -82,10 +98,10 @@ struct MTRCommand: ParsableCommand {
     @Argument(help: "More input as key=value: count, interval, protocol, port, max_ttl, timeout.") var input: [String] = []
     @OptionGroup var who: RunOptions
     @OptionGroup var options: ClientOptions
-    func run() throws { try who.measure(module: "mtr", words: input, fixed: ["host": .string(target)], options: options) }
+    static let module = "mtr"
 }
 
-struct DNSCommand: ParsableCommand {
+struct DNSCommand: ProbeShorthand {
     static let configuration = CommandConfiguration(
         commandName: "dns", abstract: "A DNS query from one or many agents: rcode, answers and query time.",
         discussion: """
@@ -99,10 +115,11 @@ struct DNSCommand: ParsableCommand {
     var input: [String] = []
     @OptionGroup var who: RunOptions
     @OptionGroup var options: ClientOptions
-    func run() throws { try who.measure(module: "dns", words: input, fixed: ["name": .string(target)], options: options) }
+    static let module = "dns"
+    static let targetKey = "name"
 }
 
-struct HTTPCommand: ParsableCommand {
+struct HTTPCommand: ProbeShorthand {
     static let configuration = CommandConfiguration(
         commandName: "http", abstract: "An HTTP(S) request from one or many agents: status and timing phases.",
         discussion: """
@@ -116,10 +133,11 @@ struct HTTPCommand: ParsableCommand {
     var input: [String] = []
     @OptionGroup var who: RunOptions
     @OptionGroup var options: ClientOptions
-    func run() throws { try who.measure(module: "http", words: input, fixed: ["url": .string(target)], options: options) }
+    static let module = "http"
+    static let targetKey = "url"
 }
 
-struct EchoCommand: ParsableCommand {
+struct EchoCommand: ProbeShorthand {
     static let configuration = CommandConfiguration(
         commandName: "echo", abstract: "Ask agents to echo a message: the quickest check that the whole path works.",
         discussion: """
@@ -130,5 +148,7 @@ struct EchoCommand: ParsableCommand {
     @Argument(help: "The message.") var target: String
     @OptionGroup var who: RunOptions
     @OptionGroup var options: ClientOptions
-    func run() throws { try who.measure(module: "echo_module", words: [], fixed: ["message": .string(target)], options: options) }
+    static let module = "echo_module"
+    static let targetKey = "message"
+    var input: [String] { [] }
 }

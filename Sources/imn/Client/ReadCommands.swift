@@ -33,11 +33,7 @@ struct AgentsCommand: ParsableCommand {
         if !tag.isEmpty { query.append(("tag", tag.joined(separator: ","))) }
         if let module { query.append(("module", module)) }
         if alive || dead { query.append(("alive", alive ? "true" : "false")) }
-        try runClient { () throws(ClientError) in
-            let answer = try options.client().get("/agents", query: query)
-            guard let list = answer.json else { throw .badAnswer("GET /agents is not JSON") }
-            return (options.json ? answer.text : ListViews.agents(list, style: options.style), .ok)
-        }
+        try options.show("/agents", query: query, render: ListViews.agents)
     }
 }
 
@@ -120,10 +116,6 @@ struct MeasurementsCommand: ParsableCommand {
     func run() throws {
         var query = [("limit", String(limit))]
         if let cursor { query.append(("cursor", cursor)) }
-        try runClient { () throws(ClientError) in
-            let answer = try options.client().get("/measurements", query: query)
-            guard let page = answer.json else { throw .badAnswer("GET /measurements is not JSON") }
-            return (options.json ? answer.text : ListViews.measurements(page, style: options.style), .ok)
-        }
+        try options.show("/measurements", query: query, render: ListViews.measurements)
     }
 }

@@ -65,11 +65,7 @@ struct SchedulesCommand: ParsableCommand {
         func run() throws {
             var query = [("limit", String(limit))]
             if let cursor { query.append(("cursor", cursor)) }
-            try runClient { () throws(ClientError) in
-                let answer = try options.client().get("/schedules", query: query)
-                guard let page = answer.json else { throw .badAnswer("GET /schedules is not JSON") }
-                return (options.json ? answer.text : ListViews.schedules(page, style: options.style), .ok)
-            }
+            try options.show("/schedules", query: query, render: ListViews.schedules)
         }
     }
 
