@@ -55,7 +55,8 @@ struct ResultOutboxTests {
                 try outbox.enqueue(Self.message("fast", "running"))
                 try outbox.enqueue(Self.message("fast", "completed"))
                 try outbox.enqueue(Self.message("slow", "started"))
-                try await Task.sleep(for: ResultOutbox.holdEarlierStates * 4)  // published meanwhile
+                // Held, then published: wait for it (a fixed sleep lost the race on a loaded machine).
+                #expect(await eventually { outbox.depth == 0 })
                 try outbox.enqueue(Self.message("slow", "completed"))
             }
             #expect(Set(ids) == ["fast:completed", "slow:started", "slow:completed"])
