@@ -71,15 +71,19 @@ struct ProcessingTests {
         let before = Self.residentMegabytes()
         // A tight loop: on a Dispatch thread, so it does not hold one of the few cooperative threads
         // every test shares (and the export path keeps running beside it).
-        let slowest = try await offload { () -> Duration in
-            var slowest: Duration = .zero
+        // The 1,000-add chunks that took 250 ms or more. An add that waited for the network would
+        // stall at every export attempt (several a second, all through the run); a loaded two-core
+        // machine preempting the loop stalls a chunk once or twice (one took 336 ms in CI).
+        let stalls = try await offload { () -> [Duration] in
+            var stalls: [Duration] = []
             let total = 1_000_000
             for chunk in 0..<(total / 1000) {
                 let start = ContinuousClock.now
                 for index in (chunk * 1000)..<(chunk * 1000 + 1000) { pipeline.spans.add(Self.span(index)) }
-                slowest = max(slowest, ContinuousClock.now - start)
+                let took = ContinuousClock.now - start
+                if took >= .milliseconds(250) { stalls.append(took) }
             }
-            return slowest
+            return stalls
         }
         let after = Self.residentMegabytes()
         let statistics = pipeline.spans.statistics
@@ -88,7 +92,7 @@ struct ProcessingTests {
         #expect(statistics.dropped > 900_000, "dropped \(statistics.dropped)")
         #expect(statistics.queued <= 2048)
         #expect(after - before < 64, "RSS grew from \(before) MB to \(after) MB")
-        #expect(slowest < .milliseconds(250), "the slowest 1,000 adds took \(slowest)")
+        #expect(stalls.count < 3, "1,000 adds took 250 ms or more \(stalls.count) times: \(stalls)")
         #expect(exporter.statistics.droppedItems > 0, "exports failed and were counted")
     }
 
