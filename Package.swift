@@ -181,7 +181,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "ClientTests",
-            dependencies: ["Client", "IMNCore"]),
+            dependencies: ["Client", "CommandLineSupport", "IMNCore"]),
         .testTarget(
             name: "IMNCoreTests",
             dependencies: ["IMNCore"]),

@@ -20,9 +20,9 @@ public struct AgentOptions: ParsableArguments {
 
     public init() {}
 
-    @Option(help: "Agent name, shown in heartbeats.") var name: String
+    @Option(help: "Agent name, shown in heartbeats (required; env: IMN_AGENT_NAME or AGENT_NAME).") var name: String?
     @Option(help: "Agent id (default: kept in --state-dir, made once).") var id: String?
-    @Option(help: "NATS server URLs, comma-separated (env: IMN_NATS_URL).") var natsURL: String?
+    @Option(help: "NATS server URLs, comma-separated (env: IMN_NATS_URL or NATS_URL).") var natsURL: String?
     @Option(help: "Address of /metrics, /health and /modules.") var metricsHost = "127.0.0.1"
     @Option(help: "Port of /metrics, /health and /modules.") var metricsPort = 9101
     @Option(help: "Folder for the agent id and the result outbox (default: .imn/agents/<name>).") var stateDir: String?
@@ -39,7 +39,18 @@ public struct AgentOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
     @OptionGroup(title: "Location (carried in heartbeats; measurements select agents by it)") var location: LocationOptions
 
+    /// --name, else the environment's.
+    var agentName: String {
+        get throws {
+            guard let name = name ?? EnvironmentSettings().agentName else {
+                throw ValidationError("an agent needs a name: --name NAME (or IMN_AGENT_NAME in the environment)")
+            }
+            return name
+        }
+    }
+
     public func validate() throws {
+        _ = try agentName
         guard (0...65535).contains(metricsPort) else { throw ValidationError("--metrics-port must be 0–65535") }
         guard heartbeatInterval >= 0.1 else { throw ValidationError("--heartbeat-interval must be at least 0.1 s") }
         guard (1024...(900 * 1024)).contains(maxOutputBytes) else {
@@ -51,13 +62,14 @@ public struct AgentOptions: ParsableArguments {
 
     /// Runs the agent and its HTTP endpoint until SIGTERM or SIGINT.
     public func run() async throws {
+        let name = try agentName
         let telemetry = ServiceRunner.telemetry(service: "imn-agent", instanceID: id ?? name, level: logLevel)
         let logger = Logger(label: "imn.agent")
         var configuration = AgentConfiguration(
             name: name, stateDirectory: URL(fileURLWithPath: stateDir ?? ".imn/agents/\(name)", isDirectory: true))
         configuration.id = id
         configuration.modulesDirectory = modulesDir.map { URL(fileURLWithPath: $0, isDirectory: true) }
-        configuration.nats = NATSConfiguration(option: natsURL)
+        configuration.nats = NATSConfiguration(url: natsURL ?? EnvironmentSettings().natsURL ?? NATSConfiguration.localURL)
         configuration.metricsHost = metricsHost
         configuration.metricsPort = metricsPort
         configuration.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))

@@ -44,10 +44,8 @@ public struct NATSConfiguration: Sendable {
 
     public init() {}
 
-    /// The URLs a command line gave (`--nats-url`), else `IMN_NATS_URL`, else the local default.
-    public init(option url: String?) {
-        self.init(url: url ?? ProcessInfo.processInfo.environment["IMN_NATS_URL"] ?? "nats://127.0.0.1:4222")
-    }
+    /// A NATS server on this machine at its usual port.
+    public static let localURL = "nats://127.0.0.1:4222"
 
     public init(url: String) {
         self.init()

@@ -163,7 +163,7 @@ extension MeasurementAPI {
         for entry in entries {
             guard let spec = entry.heartbeat.modules.first(where: { $0.name == module }), seen.insert(spec.inputSchema).inserted else { continue }
             let schema = JSONSchema(spec.inputSchema)
-            let violations = schema.validate(input)
+            let violations = PrototypeInputs.explained(schema.validate(input), module: module)
             guard violations.isEmpty else {
                 throw LedgerError(
                     .invalidRequest, "the input does not match \(module)'s input schema on agent \(entry.heartbeat.agentID)",

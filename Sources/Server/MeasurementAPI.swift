@@ -133,7 +133,7 @@ struct MeasurementAPI: Sendable {
     /// Validates `input`, returning it with the schema's defaults applied.
     func validated(_ input: JSONValue, spec: ModuleSpec) throws -> JSONValue {
         let schema = JSONSchema(spec.inputSchema)
-        let violations = schema.validate(input)
+        let violations = PrototypeInputs.explained(schema.validate(input), module: spec.name)
         guard violations.isEmpty else {
             throw Problem(
                 status: .unprocessableContent, title: "Invalid input", detail: "the body does not match \(spec.name)'s input schema",

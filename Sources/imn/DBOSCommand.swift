@@ -20,8 +20,8 @@ struct DBOSCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "gRPC port.") var port = 50051
-    @Option(help: "Redis, redis://[user:password@]host:port/db (env: IMN_REDIS_URL; default redis://127.0.0.1:6379).")
+    @Option(help: "gRPC port (env: IMN_PORT or PORT; default 50051).") var port: Int?
+    @Option(help: "Redis, redis://[user:password@]host:port/db (env: IMN_REDIS_URL or REDIS_ADDR; default redis://127.0.0.1:6379).")
     var redisURL: String?
     @Option(help: "Prefix of every Redis key.") var keyPrefix = "imn:"
     @Option(help: "Largest result payload accepted, in bytes.") var maxPayloadBytes = 1024 * 1024
@@ -50,8 +50,16 @@ struct DBOSCommand: AsyncParsableCommand {
         }
     }
 
+    /// --port, else the environment's, else 50051.
+    var listenPort: Int {
+        get throws {
+            if let port { return port }
+            do { return try EnvironmentSettings().port() ?? 50051 } catch { throw ValidationError("\(error)") }
+        }
+    }
+
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
+        guard (0...65535).contains(try listenPort) else { throw ValidationError("--port must be 0–65535") }
         _ = try tls
         guard maxPayloadBytes > 0 else { throw ValidationError("--max-payload-bytes must be positive") }
         guard idempotencyWindow > 0 else { throw ValidationError("--idempotency-window must be positive") }
@@ -62,10 +70,9 @@ struct DBOSCommand: AsyncParsableCommand {
         let logger = Logger(label: "imn.dbos")
         var configuration = DBOSServer.Configuration()
         configuration.host = host
-        configuration.port = port
+        configuration.port = try listenPort
         do {
-            configuration.redis = try RedisConfiguration(
-                url: redisURL ?? ProcessInfo.processInfo.environment["IMN_REDIS_URL"] ?? "redis://127.0.0.1:6379")
+            configuration.redis = try RedisConfiguration(url: redisURL ?? EnvironmentSettings().redisURL ?? "redis://127.0.0.1:6379")
         } catch {
             throw ValidationError("\(error.message)")
         }

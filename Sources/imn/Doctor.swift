@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import IMNCore
 import Logging
@@ -39,11 +40,11 @@ struct Doctor: AsyncParsableCommand {
             }
         }
         let wait = Duration.milliseconds(Int(timeout * 1000))
-        let environment = ProcessInfo.processInfo.environment
-        if let redisURL = redisURL ?? environment["IMN_REDIS_URL"] {
+        let settings = EnvironmentSettings()
+        if let redisURL = redisURL ?? settings.redisURL {
             report(await Self.checkRedis(redisURL, wait: wait), "redis", RedisConfiguration.redacted(redisURL))
         }
-        if let natsURL = natsURL ?? environment["IMN_NATS_URL"] {
+        if let natsURL = natsURL ?? settings.natsURL {
             let (ok, detail) = await Self.checkNATS(natsURL, wait: wait)
             report(ok, "nats", "\(natsURL) \(detail)")
         }

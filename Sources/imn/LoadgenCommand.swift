@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import IMNCore
 import Logging
@@ -42,7 +43,7 @@ struct LoadgenCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var configuration = NATSConfiguration(option: natsURL)
+        var configuration = NATSConfiguration(url: natsURL ?? EnvironmentSettings().natsURL ?? NATSConfiguration.localURL)
         configuration.name = "imn-loadgen"
         configuration.publishImmediately = false  // batched writes: hundreds of thousands of messages a second
         let connection = try await NATSConnection.connect(configuration, logger: Logger(label: "imn.loadgen"))

@@ -29,9 +29,10 @@ struct ServerCommand: AsyncParsableCommand {
             """)
 
     @Option(help: "Address to listen on.") var host = "127.0.0.1"
-    @Option(help: "HTTP port.") var port = 8000
-    @Option(help: "NATS server URLs, comma-separated (env: IMN_NATS_URL).") var natsURL: String?
-    @Option(help: "DBOS gRPC address host:port.") var dbosAddress = "127.0.0.1:50051"
+    @Option(help: "HTTP port (env: IMN_PORT or PORT; default 8000).") var port: Int?
+    @Option(help: "NATS server URLs, comma-separated (env: IMN_NATS_URL or NATS_URL).") var natsURL: String?
+    @Option(help: "DBOS gRPC address host:port (env: IMN_DBOS_ADDRESS or DBOS_ADDRESS; default 127.0.0.1:50051).")
+    var dbosAddress: String?
     @Flag(help: "Reach DBOS over TLS, trusting the system's roots (env IMN_DBOS_TLS=true).") var dbosTLS = false
     @Option(name: .customLong("dbos-tls-ca"), help: "Reach DBOS over TLS, trusting this PEM CA file only (env IMN_DBOS_TLS_CA).")
     var dbosTLSCA: String?
@@ -48,8 +49,16 @@ struct ServerCommand: AsyncParsableCommand {
     var tokensFile: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
+    /// --port, else the environment's, else 8000.
+    var listenPort: Int {
+        get throws {
+            if let port { return port }
+            do { return try EnvironmentSettings().port() ?? 8000 } catch { throw ValidationError("\(error)") }
+        }
+    }
+
     func validate() throws {
-        guard (0...65535).contains(port) else { throw ValidationError("--port must be 0–65535") }
+        guard (0...65535).contains(try listenPort) else { throw ValidationError("--port must be 0–65535") }
         guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
         guard stuckAfter >= 1 else { throw ValidationError("--stuck-after must be at least 1 second") }
         if let ca = dbosTLSCA ?? ProcessInfo.processInfo.environment["IMN_DBOS_TLS_CA"], !FileManager.default.isReadableFile(atPath: ca) {
@@ -63,9 +72,10 @@ struct ServerCommand: AsyncParsableCommand {
         var configuration = ServerConfiguration()
         configuration.builtInModules = BuiltInModules.all().map(\.spec)
         configuration.host = host
-        configuration.port = port
-        configuration.nats = NATSConfiguration(option: natsURL)
-        configuration.dbosAddress = dbosAddress
+        let settings = EnvironmentSettings()
+        configuration.port = try listenPort
+        configuration.nats = NATSConfiguration(url: natsURL ?? settings.natsURL ?? NATSConfiguration.localURL)
+        configuration.dbosAddress = dbosAddress ?? settings.dbosAddress ?? "127.0.0.1:50051"
         let environment = ProcessInfo.processInfo.environment
         if let ca = dbosTLSCA ?? environment["IMN_DBOS_TLS_CA"] {
             configuration.dbosTLS = DBOSTLS.Client(trustRootsPath: ca)
