@@ -28,7 +28,7 @@ extension AgentRuntime {
         func reply(_ answer: CommandReply) {
             guard let replyTo = message.replyTo, let body = try? JSONEncoder().encode(answer) else { return }
             var headers = NATSHeaders()
-            for (name, value) in message.headers where name == "traceparent" || name == "tracestate" { headers.add(name, value) }
+            for (name, value) in message.headers where ["traceparent", "tracestate", "baggage"].contains(name) { headers.add(name, value) }
             try? connection.publish(replyTo, payload: Array(body), headers: headers)
         }
         var claimed: String?

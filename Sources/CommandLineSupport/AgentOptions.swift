@@ -63,7 +63,7 @@ public struct AgentOptions: ParsableArguments {
     /// Runs the agent and its HTTP endpoint until SIGTERM or SIGINT.
     public func run() async throws {
         let name = try agentName
-        let telemetry = ServiceRunner.telemetry(service: "imn-agent", instanceID: id ?? name, level: logLevel)
+        let telemetry = try ServiceRunner.telemetry(service: "imn-agent", instanceID: id ?? name, level: logLevel)
         let logger = Logger(label: "imn.agent")
         var configuration = AgentConfiguration(
             name: name, stateDirectory: URL(fileURLWithPath: stateDir ?? ".imn/agents/\(name)", isDirectory: true))

@@ -11,8 +11,9 @@ public enum ServiceRunner {
     /// OTLP from the `OTEL_*` environment (exports to http://localhost:4318 by default; with no
     /// collector there, exports are counted as dropped and nothing waits), a tracer for
     /// swift-distributed-tracing, and logs to standard error and OTLP at `level`.
-    public static func telemetry(service: String, instanceID: String? = nil, level: Logger.Level) -> OTLPSetup {
-        let setup = OTLPSetup.fromEnvironment(
+    /// An `OTEL_*` setting IMN cannot honour stops the command with a message naming it.
+    public static func telemetry(service: String, instanceID: String? = nil, level: Logger.Level) throws -> OTLPSetup {
+        let setup = try OTLPSetup.fromEnvironment(
             serviceName: service, version: IMNVersion.current,
             instanceID: instanceID ?? service + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16))
         bootstrapLogging(level, also: setup)

@@ -11,43 +11,7 @@ import Synchronization
 /// on: printed by the command, kept in memory for tests.
 public final class OTLPSink: Sendable {
     /// One received item with the resource it came with.
-    public enum Item: Sendable {
-        case span(SpanData, OTLPResource)
-        case metric(MetricData, OTLPResource)
-        case log(LogData, OTLPResource)
-
-        public var serviceName: String {
-            let resource: OTLPResource
-            switch self {
-            case .span(_, let value), .metric(_, let value), .log(_, let value): resource = value
-            }
-            if case .string(let name) = resource.attributes.first(where: { $0.key == "service.name" })?.value { return name }
-            return ""
-        }
-
-        public var json: JSONValue {
-            switch self {
-            case .span(let span, let resource): ["signal": "traces", "service": .string(serviceName), "resource": resource.json, "span": span.json]
-            case .metric(let metric, let resource):
-                ["signal": "metrics", "service": .string(serviceName), "resource": resource.json, "metric": metric.json]
-            case .log(let log, let resource): ["signal": "logs", "service": .string(serviceName), "resource": resource.json, "log": log.json]
-            }
-        }
-
-        public var text: String {
-            switch self {
-            case .span(let span, _):
-                let attributes = span.attributes.map { "\($0.key)=\($0.value.text)" }.joined(separator: " ")
-                return
-                    "span   \(serviceName) \(span.name) [\(span.kind)] trace=\(span.traceID) span=\(span.spanID) parent=\(span.parentSpanID?.description ?? "-") "
-                    + String(format: "%.3f ms", Double(span.endTimeUnixNano &- span.startTimeUnixNano) / 1e6) + " \(span.statusCode) \(attributes)"
-            case .metric(let metric, _):
-                return "metric \(serviceName) \(metric.json.text)"
-            case .log(let log, _):
-                return "log    \(serviceName) \(log.severityText) \(log.body?.text ?? "") trace=\(log.traceID?.description ?? "-")"
-            }
-        }
-    }
+    public typealias Item = OTLPItem
 
     public let host: String
     public let port: Int
@@ -94,11 +58,7 @@ public final class OTLPSink: Sendable {
         }
         let items: [Item]
         do {
-            switch signal {
-            case .traces: items = try OTLPDecoder.traces(body).flatMap { batch in batch.items.map { Item.span($0, batch.resource) } }
-            case .metrics: items = try OTLPDecoder.metrics(body).flatMap { batch in batch.items.map { Item.metric($0, batch.resource) } }
-            case .logs: items = try OTLPDecoder.logs(body).flatMap { batch in batch.items.map { Item.log($0, batch.resource) } }
-            }
+            items = try OTLPItem.decode(signal, body)
         } catch {
             return Self.status(400, "\(error)")
         }
@@ -119,5 +79,22 @@ public final class OTLPSink: Sendable {
         headers[.contentType] = "application/x-protobuf"
         let body: [UInt8] = [0x08, code == 400 ? 3 : 8, 0x12, UInt8(text.count)] + text
         return Response(status: HTTPResponse.Status(code: code), headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension OTLPItem {
+    /// One line for `imn otlp-sink --format text`.
+    public var text: String {
+        switch self {
+        case .span(let span, _):
+            let attributes = span.attributes.map { "\($0.key)=\($0.value.text)" }.joined(separator: " ")
+            return
+                "span   \(serviceName) \(span.name) [\(span.kind)] trace=\(span.traceID) span=\(span.spanID) parent=\(span.parentSpanID?.description ?? "-") "
+                + String(format: "%.3f ms", Double(span.endTimeUnixNano &- span.startTimeUnixNano) / 1e6) + " \(span.statusCode) \(attributes)"
+        case .metric(let metric, _):
+            return "metric \(serviceName) \(metric.json.text)"
+        case .log(let log, _):
+            return "log    \(serviceName) \(log.severityText) \(log.body?.text ?? "") trace=\(log.traceID?.description ?? "-")"
+        }
     }
 }

@@ -66,7 +66,7 @@ struct DBOSCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let telemetry = ServiceRunner.telemetry(service: "imn-dbos", instanceID: serverID, level: logLevel)
+        let telemetry = try ServiceRunner.telemetry(service: "imn-dbos", instanceID: serverID, level: logLevel)
         let logger = Logger(label: "imn.dbos")
         var configuration = DBOSServer.Configuration()
         configuration.host = host

@@ -67,7 +67,7 @@ struct ServerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let telemetry = ServiceRunner.telemetry(service: "imn-server", instanceID: serverID, level: logLevel)
+        let telemetry = try ServiceRunner.telemetry(service: "imn-server", instanceID: serverID, level: logLevel)
         let logger = Logger(label: "imn.server")
         var configuration = ServerConfiguration()
         configuration.builtInModules = BuiltInModules.all().map(\.spec)

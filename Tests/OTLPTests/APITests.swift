@@ -145,8 +145,8 @@ struct APITests {
         #expect(records[1].traceID == nil)
     }
 
-    @Test func resourceFromTheEnvironment() {
-        let setup = OTLPSetup.fromEnvironment(
+    @Test func resourceFromTheEnvironment() throws {
+        let setup = try OTLPSetup.fromEnvironment(
             serviceName: "imn-agent", version: "1.2.3", instanceID: "agent_1",
             environment: ["OTEL_RESOURCE_ATTRIBUTES": "deployment.environment=lab,team=net%2Cops", "OTEL_METRIC_EXPORT_INTERVAL": "500"])
         let attributes = Dictionary(uniqueKeysWithValues: setup.resource.attributes.map { ($0.key, $0.value) })
@@ -157,7 +157,7 @@ struct APITests {
         #expect(attributes["team"] == "net,ops")
         #expect(setup.reader.interval == .milliseconds(500))
         #expect(setup.enabled)
-        let renamed = OTLPSetup.fromEnvironment(
+        let renamed = try OTLPSetup.fromEnvironment(
             serviceName: "imn-agent", version: "1",
             environment: ["OTEL_SERVICE_NAME": "probe-7", "OTEL_RESOURCE_ATTRIBUTES": "broken", "OTEL_SDK_DISABLED": "TRUE"])
         #expect(renamed.resource.attributes.first { $0.key == "service.name" }?.value == "probe-7")

@@ -153,12 +153,13 @@ struct TransportTests {
 
     @Test func environmentVariablesFollowTheSpecification() {
         var warnings: [String] = []
+        var errors: [String] = []
         let configuration = OTLPExporterConfiguration.fromEnvironment(
             [
                 "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/", "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http://metrics:9000",
                 "OTEL_EXPORTER_OTLP_HEADERS": "api-key=a%3Db,x=y", "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "z=1", "OTEL_EXPORTER_OTLP_TIMEOUT": "2500",
                 "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT": "soon", "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip", "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": "none",
-            ], warnings: &warnings)
+            ], warnings: &warnings, errors: &errors)
         #expect(configuration.endpoints[.traces] == "http://collector:4318/v1/traces")
         #expect(configuration.endpoints[.logs] == "http://collector:4318/v1/logs")
         #expect(configuration.endpoints[.metrics] == "http://metrics:9000", "a per-signal endpoint is used as it is")
@@ -169,7 +170,8 @@ struct TransportTests {
         #expect(warnings.count == 1)
         #expect(configuration.gzip[.traces] == true)
         #expect(configuration.gzip[.logs] == false)
-        let defaults = OTLPExporterConfiguration.fromEnvironment([:], warnings: &warnings)
+        #expect(errors.isEmpty)
+        let defaults = OTLPExporterConfiguration.fromEnvironment([:], warnings: &warnings, errors: &errors)
         #expect(defaults.endpoints[.metrics] == "http://localhost:4318/v1/metrics")
     }
 }

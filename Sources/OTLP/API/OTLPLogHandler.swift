@@ -9,10 +9,12 @@ public struct OTLPLogHandler: LogHandler {
     public var logLevel: Logger.Level
     let label: String
     let processor: OTLPBatchProcessor<LogData>
+    let limits: OTLPLimits
 
-    public init(label: String, processor: OTLPBatchProcessor<LogData>, logLevel: Logger.Level = .info) {
+    public init(label: String, processor: OTLPBatchProcessor<LogData>, logLevel: Logger.Level = .info, limits: OTLPLimits = OTLPLimits()) {
         self.label = label
         self.processor = processor
+        self.limits = limits
         self.logLevel = logLevel
     }
 
@@ -34,6 +36,7 @@ public struct OTLPLogHandler: LogHandler {
             timeUnixNano: now, observedTimeUnixNano: now, severityNumber: Self.severity(event.level), severityText: event.level.rawValue.uppercased(),
             body: .string("\(event.message)"), attributes: attributes, traceID: spanContext?.traceID, spanID: spanContext?.spanID)
         record.flags = UInt32(spanContext?.traceFlags ?? 0)
+        limits.apply(to: &record)
         processor.add(record)
     }
 

@@ -6,6 +6,8 @@ public struct OTLPMetricReader: Sendable {
     public let resource: OTLPResource
     public let scope: OTLPScope
     public var interval: Duration
+    /// All attempts of one export (`OTEL_METRIC_EXPORT_TIMEOUT`).
+    public var exportTimeout: Duration = .seconds(30)
 
     public init(factory: OTLPMetricsFactory, exporter: OTLPHTTPExporter, resource: OTLPResource, scope: OTLPScope, interval: Duration = .seconds(60))
     {
@@ -35,6 +37,7 @@ public struct OTLPMetricReader: Sendable {
             case .histogram(let points, _): total + points.count
             }
         }
-        _ = await exporter.export(.metrics, body: OTLPEncoder.metrics(resource: resource, scope: scope, metrics: metrics), items: points)
+        _ = await exporter.export(
+            .metrics, body: OTLPEncoder.metrics(resource: resource, scope: scope, metrics: metrics), items: points, timeout: exportTimeout)
     }
 }

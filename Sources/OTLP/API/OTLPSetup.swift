@@ -5,7 +5,10 @@ import Tracing
 
 /// Everything a process needs to emit OTLP, configured from the standard environment variables:
 /// `OTEL_SDK_DISABLED`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, the exporter's
-/// `OTEL_EXPORTER_OTLP_*`, `OTEL_BSP_*`, `OTEL_BLRP_*` and `OTEL_METRIC_EXPORT_INTERVAL`.
+/// `OTEL_EXPORTER_OTLP_*` and `OTEL_{TRACES,METRICS,LOGS}_EXPORTER` (``OTLPExporterConfiguration``),
+/// `OTEL_TRACES_SAMPLER[_ARG]` (``OTLPSampler``), `OTEL_PROPAGATORS` (``OTLPPropagators``), the
+/// attribute and span limits (``OTLPLimits``), `OTEL_BSP_*`, `OTEL_BLRP_*`,
+/// `OTEL_METRIC_EXPORT_INTERVAL` and `OTEL_METRIC_EXPORT_TIMEOUT`.
 /// With no collector listening, exports fail quietly and are counted; nothing waits for them.
 public struct OTLPSetup: Sendable {
     public let enabled: Bool
@@ -17,35 +20,54 @@ public struct OTLPSetup: Sendable {
     public let reader: OTLPMetricReader
     /// Environment values that were ignored, to be logged once logging is set up.
     public let warnings: [String]
+    let limits: OTLPLimits
 
+    /// Throws when the environment asks for what IMN cannot do (another protocol than
+    /// http/protobuf, an unreadable certificate): better not to start than to export nowhere.
     public static func fromEnvironment(
         serviceName: String, version: String, instanceID: String = UUID().uuidString.lowercased(),
         environment: [String: String] = ProcessInfo.processInfo.environment
-    ) -> OTLPSetup {
+    ) throws(OTLPConfigurationError) -> OTLPSetup {
         var warnings: [String] = []
+        var errors: [String] = []
         let enabled = environment["OTEL_SDK_DISABLED"]?.lowercased() != "true"
         let resource = Self.resource(
             serviceName: serviceName, version: version, instanceID: instanceID, environment: environment, warnings: &warnings)
         let scope = OTLPScope(name: "imn", version: version)
-        let exporter = OTLPHTTPExporter(configuration: .fromEnvironment(environment, warnings: &warnings))
+        let configuration = OTLPExporterConfiguration.fromEnvironment(environment, warnings: &warnings, errors: &errors)
+        if enabled, !errors.isEmpty {
+            var seen = Set<String>()
+            throw OTLPConfigurationError(errors: errors.filter { seen.insert($0).inserted })  // a general variable is checked once per signal
+        }
+        let exporter = OTLPHTTPExporter(configuration: configuration)
         let pipeline = OTLPPipeline(
             resource: resource, scope: scope, exporter: exporter,
             spanConfiguration: .fromEnvironment(environment, prefix: "OTEL_BSP_", warnings: &warnings),
             logConfiguration: .fromEnvironment(environment, prefix: "OTEL_BLRP_", warnings: &warnings))
         let metrics = OTLPMetricsFactory()
-        var interval = Duration.seconds(60)
-        if let text = environment["OTEL_METRIC_EXPORT_INTERVAL"], !text.isEmpty {
-            if let milliseconds = Int64(text), milliseconds > 0 {
-                interval = .milliseconds(milliseconds)
-            } else {
-                warnings.append("OTEL_METRIC_EXPORT_INTERVAL=\(text) is not a positive number of milliseconds; using 60000")
+        func milliseconds(_ name: String, default value: Int64) -> Duration {
+            guard let text = environment[name]?.trimmed, !text.isEmpty else { return .milliseconds(value) }
+            guard let milliseconds = Int64(text), milliseconds > 0 else {
+                warnings.append("\(name)=\(text) is not a positive number of milliseconds; using \(value)")
+                return .milliseconds(value)
             }
+            return .milliseconds(milliseconds)
         }
+        let interval = milliseconds("OTEL_METRIC_EXPORT_INTERVAL", default: 60000)
+        let timeout = milliseconds("OTEL_METRIC_EXPORT_TIMEOUT", default: 30000)
+        let limits = OTLPLimits.fromEnvironment(environment, warnings: &warnings)
+        let tracer = OTLPTracer(
+            processor: configuration.destinations[.traces]?.isEmpty == false ? pipeline.spans : nil,
+            sampler: .fromEnvironment(environment, warnings: &warnings), propagators: .fromEnvironment(environment, warnings: &warnings),
+            limits: limits)
+        var reader = OTLPMetricReader(factory: metrics, exporter: exporter, resource: resource, scope: scope, interval: interval)
+        reader.exportTimeout = timeout
         return OTLPSetup(
-            enabled: enabled, resource: resource, exporter: exporter, pipeline: pipeline, tracer: OTLPTracer(processor: pipeline.spans),
-            metrics: metrics, reader: OTLPMetricReader(factory: metrics, exporter: exporter, resource: resource, scope: scope, interval: interval),
-            warnings: warnings)
+            enabled: enabled, resource: resource, exporter: exporter, pipeline: pipeline, tracer: tracer, metrics: metrics, reader: reader,
+            warnings: warnings, limits: limits)
     }
+
+    func exports(_ signal: OTLPSignal) -> Bool { enabled && exporter.configuration.destinations[signal]?.isEmpty == false }
 
     /// `service.name` (OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES, else ours), `service.version`,
     /// `service.instance.id`, `host.name`, plus the rest of OTEL_RESOURCE_ATTRIBUTES.
@@ -80,7 +102,7 @@ public struct OTLPSetup: Sendable {
 
     /// A log handler that exports records at `level` and above (nil when disabled).
     public func logHandler(label: String, level: Logger.Level) -> (any LogHandler)? {
-        enabled ? OTLPLogHandler(label: label, processor: pipeline.logs, logLevel: level) : nil
+        exports(.logs) ? OTLPLogHandler(label: label, processor: pipeline.logs, logLevel: level, limits: limits) : nil
     }
 
     /// Exports spans, logs and metrics until cancelled, then flushes them.
@@ -90,7 +112,7 @@ public struct OTLPSetup: Sendable {
         await withTaskCancellationHandler {
             await withDiscardingTaskGroup { group in
                 group.addTask { await self.pipeline.run() }
-                group.addTask { await self.reader.run() }
+                if exports(.metrics) { group.addTask { await self.reader.run() } }
             }
         } onCancel: {
             // Stopping: the final flush makes one attempt per batch instead of retrying for up to the
@@ -99,4 +121,10 @@ public struct OTLPSetup: Sendable {
         }
         await exporter.shutdown()
     }
+}
+
+/// OTEL_* settings a process must not start with; each message names its variable.
+public struct OTLPConfigurationError: Error, CustomStringConvertible {
+    public let errors: [String]
+    public var description: String { errors.joined(separator: "\n") }
 }

@@ -52,13 +52,26 @@ extension ServiceContext {
 }
 
 /// A swift-distributed-tracing `Tracer` whose finished spans go to an ``OTLPBatchProcessor``.
-/// Propagation is W3C Trace Context (`traceparent`, `tracestate`); sampling is parent-based,
-/// always on for new traces.
+/// Propagation is W3C Trace Context (`traceparent`, `tracestate`) and W3C Baggage, as
+/// `propagators` allow; `sampler` decides which new spans are recorded; finished spans are cut to
+/// `limits`. Without a processor (`OTEL_TRACES_EXPORTER=none`) nothing is recorded, but contexts
+/// still travel with the sampler's decision.
 public final class OTLPTracer: Tracer {
     public typealias Span = OTLPSpan
-    let processor: OTLPBatchProcessor<SpanData>
+    let processor: OTLPBatchProcessor<SpanData>?
+    let sampler: OTLPSampler
+    let propagators: OTLPPropagators
+    let limits: OTLPLimits
 
-    public init(processor: OTLPBatchProcessor<SpanData>) { self.processor = processor }
+    public init(
+        processor: OTLPBatchProcessor<SpanData>?, sampler: OTLPSampler = .default, propagators: OTLPPropagators = .default,
+        limits: OTLPLimits = OTLPLimits()
+    ) {
+        self.processor = processor
+        self.sampler = sampler
+        self.propagators = propagators
+        self.limits = limits
+    }
 
     public func startSpan<Instant: TracerInstant>(
         _ operationName: String, context: @autoclosure () -> ServiceContext, ofKind kind: SpanKind, at instant: @autoclosure () -> Instant,
@@ -66,19 +79,25 @@ public final class OTLPTracer: Tracer {
     ) -> OTLPSpan {
         var context = context()
         let parent = context.otlpSpanContext
+        let traceID = parent?.traceID ?? .random()
+        let sampled = sampler.shouldSample(traceID: traceID, parent: parent)
         let spanContext = OTLPSpanContext(
-            traceID: parent?.traceID ?? .random(), spanID: .random(), traceFlags: parent?.traceFlags ?? 1, traceState: parent?.traceState ?? "")
+            traceID: traceID, spanID: .random(), traceFlags: (parent?.traceFlags ?? 0) & ~1 | (sampled ? 1 : 0),
+            traceState: parent?.traceState ?? "")
         context.otlpSpanContext = spanContext
         return OTLPSpan(
             operationName: operationName, kind: kind, context: context, spanContext: spanContext, parent: parent,
-            start: instant().nanosecondsSinceEpoch, processor: spanContext.traceFlags & 1 == 1 ? processor : nil)
+            start: instant().nanosecondsSinceEpoch, processor: sampled ? processor : nil, limits: limits)
     }
 
     public func forceFlush() {}
 
     public func extract<Carrier, Extract: Extractor>(_ carrier: Carrier, into context: inout ServiceContext, using extractor: Extract)
     where Extract.Carrier == Carrier {
-        guard let header = extractor.extract(key: "traceparent", from: carrier),
+        if propagators.contains(.baggage), let header = extractor.extract(key: "baggage", from: carrier), let baggage = OTLPBaggage(header: header) {
+            context.otlpBaggage = baggage
+        }
+        guard propagators.contains(.traceContext), let header = extractor.extract(key: "traceparent", from: carrier),
             let spanContext = OTLPSpanContext(traceparent: header, traceState: extractor.extract(key: "tracestate", from: carrier) ?? "")
         else { return }
         context.otlpSpanContext = spanContext
@@ -86,7 +105,8 @@ public final class OTLPTracer: Tracer {
 
     public func inject<Carrier, Inject: Injector>(_ context: ServiceContext, into carrier: inout Carrier, using injector: Inject)
     where Inject.Carrier == Carrier {
-        guard let spanContext = context.otlpSpanContext else { return }
+        if propagators.contains(.baggage), let baggage = context.otlpBaggage { injector.inject(baggage.header, forKey: "baggage", into: &carrier) }
+        guard propagators.contains(.traceContext), let spanContext = context.otlpSpanContext else { return }
         injector.inject(spanContext.traceparent, forKey: "traceparent", into: &carrier)
         if !spanContext.traceState.isEmpty { injector.inject(spanContext.traceState, forKey: "tracestate", into: &carrier) }
     }
@@ -109,12 +129,14 @@ public final class OTLPSpan: Tracing.Span {
     let parent: OTLPSpanContext?
     let start: UInt64
     private let processor: OTLPBatchProcessor<SpanData>?
+    private let limits: OTLPLimits
     private let state: Mutex<State>
 
     init(
         operationName: String, kind: SpanKind, context: ServiceContext, spanContext: OTLPSpanContext, parent: OTLPSpanContext?, start: UInt64,
-        processor: OTLPBatchProcessor<SpanData>?
+        processor: OTLPBatchProcessor<SpanData>?, limits: OTLPLimits
     ) {
+        self.limits = limits
         self.kind = kind
         self.context = context
         self.spanContext = spanContext
@@ -185,6 +207,7 @@ public final class OTLPSpan: Tracing.Span {
             data.statusMessage = status.message ?? ""
         }
         data.flags = 0x100 | UInt32(spanContext.traceFlags) | (parent?.isRemote == true ? 0x200 : 0)
+        limits.apply(to: &data)
         processor.add(data)
     }
 

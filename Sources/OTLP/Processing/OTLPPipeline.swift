@@ -19,10 +19,14 @@ public final class OTLPPipeline: Sendable {
         self.scope = scope
         self.exporter = exporter
         self.spans = OTLPBatchProcessor(configuration: spanConfiguration) { batch in
-            _ = await exporter.export(.traces, body: OTLPEncoder.traces(resource: resource, scope: scope, spans: batch), items: batch.count)
+            _ = await exporter.export(
+                .traces, body: OTLPEncoder.traces(resource: resource, scope: scope, spans: batch), items: batch.count,
+                timeout: spanConfiguration.exportTimeout)
         }
         self.logs = OTLPBatchProcessor(configuration: logConfiguration) { batch in
-            _ = await exporter.export(.logs, body: OTLPEncoder.logs(resource: resource, scope: scope, logs: batch), items: batch.count)
+            _ = await exporter.export(
+                .logs, body: OTLPEncoder.logs(resource: resource, scope: scope, logs: batch), items: batch.count,
+                timeout: logConfiguration.exportTimeout)
         }
     }
 

@@ -19,10 +19,15 @@ final class CurlSession: @unchecked Sendable {
     }
 
     private let handle: UnsafeMutableRawPointer
+    /// libcurl's built-in CA bundle: NULL would turn CA files off, so a signal without its own goes back to this.
+    private let defaultCAInfo: String?
 
     init() {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         handle = curl_easy_init()
+        var path: UnsafeMutablePointer<CChar>?
+        imn_curl_getinfo_string(handle, CURLINFO_CAINFO, &path)
+        defaultCAInfo = path.map { String(cString: $0) }
     }
 
     deinit { curl_easy_cleanup(handle) }
@@ -35,9 +40,10 @@ final class CurlSession: @unchecked Sendable {
         init(limit: Int) { self.limit = limit }
     }
 
-    func post(url: String, body: [UInt8], headers: [(String, String)], timeout: Duration, maxResponseBytes: Int, userAgent: String) -> Result<
-        Response, Failure
-    > {
+    func post(
+        url: String, body: [UInt8], headers: [(String, String)], timeout: Duration, maxResponseBytes: Int, userAgent: String,
+        tls: OTLPExporterConfiguration.TLSFiles? = nil
+    ) -> Result<Response, Failure> {
         let sink = Sink(limit: maxResponseBytes)
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }
@@ -59,6 +65,10 @@ final class CurlSession: @unchecked Sendable {
             imn_curl_setopt_long(handle, CURLOPT_CONNECTTIMEOUT_MS, min(milliseconds, 5000))
             imn_curl_setopt_long(handle, CURLOPT_NOSIGNAL, 1)
             imn_curl_setopt_string(handle, CURLOPT_ACCEPT_ENCODING, "")  // gzip responses, decompressed before the limit applies
+            // Options stay set on the handle between requests: each is set (or cleared) every time.
+            imn_curl_setopt_string(handle, CURLOPT_CAINFO, tls?.certificate ?? defaultCAInfo)
+            imn_curl_setopt_string(handle, CURLOPT_SSLCERT, tls?.clientCertificate)
+            imn_curl_setopt_string(handle, CURLOPT_SSLKEY, tls?.clientKey)
             imn_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
             imn_curl_setopt_write_function(handle) { data, size, count, context in
                 guard let data, let context else { return 0 }

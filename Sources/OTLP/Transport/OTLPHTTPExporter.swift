@@ -48,8 +48,16 @@ public final class OTLPHTTPExporter: Sendable {
 
     public var statistics: OTLPExporterStatistics { counters.withLock { $0 } }
 
-    /// Sends one encoded export request of `items` spans, points or records.
-    public func export(_ signal: OTLPSignal, body: [UInt8], items: Int) async -> OTLPExportOutcome {
+    /// Sends one encoded export request of `items` spans, points or records to the signal's
+    /// destinations: standard output as JSON lines (`console`), the collector (`otlp`), or neither.
+    /// All attempts end within `timeout` (default: the configuration's export timeout).
+    public func export(_ signal: OTLPSignal, body: [UInt8], items: Int, timeout exportTimeout: Duration? = nil) async -> OTLPExportOutcome {
+        let destinations = configuration.destinations[signal] ?? [.otlp]
+        if destinations.contains(.console) { OTLPConsole.write(signal, body, to: configuration.consoleFileDescriptor) }
+        guard destinations.contains(.otlp) else {
+            counters.withLock { $0.exportedItems += items }
+            return .exported
+        }
         if !started.exchange(true, ordering: .acquiringAndReleasing) { thread.start() }
         let url = configuration.endpoints[signal] ?? OTLPExporterConfiguration.join(OTLPExporterConfiguration.defaultEndpoint, signal)
         var headers = [("Content-Type", "application/x-protobuf")] + (configuration.headers[signal] ?? [])
@@ -59,7 +67,8 @@ public final class OTLPHTTPExporter: Sendable {
             headers.append(("Content-Encoding", "gzip"))
         }
         let timeout = configuration.timeout[signal] ?? .seconds(10)
-        let deadline = ContinuousClock.now + configuration.exportTimeout
+        let deadline = ContinuousClock.now + (exportTimeout ?? configuration.exportTimeout)
+        let tls = configuration.tls[signal]
         var backoff = configuration.initialBackoff
         var attempt = 0
         while true {
@@ -72,7 +81,8 @@ public final class OTLPHTTPExporter: Sendable {
             let (sending, sentHeaders) = (payload, headers)
             let result = try? await thread.runIfActive {
                 session.post(
-                    url: url, body: sending, headers: sentHeaders, timeout: min(timeout, remaining), maxResponseBytes: limit, userAgent: agent)
+                    url: url, body: sending, headers: sentHeaders, timeout: min(timeout, remaining), maxResponseBytes: limit, userAgent: agent,
+                    tls: tls)
             }
             var wait: Duration
             var reason: String
