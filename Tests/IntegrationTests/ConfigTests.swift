@@ -28,6 +28,40 @@ struct ConfigTests {
         #expect(output.contains("0 problem(s)"))
     }
 
+    /// The deployment rules catch what the issue named: a floating tag, a port on every
+    /// interface, Redis published, OpenSearch without limits, an image running as root.
+    @Test(.enabled(if: ServerBinaries.find("python3") != nil, "python3 with PyYAML is needed: run scripts/setup"))
+    func composeThatIsNotFitToDeployIsRefused() async throws {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("imn-configs-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        for folder in ["otel", "nats", "dashboards", "Sources"] {
+            try FileManager.default.createDirectory(
+                at: copy.appendingPathComponent(folder).deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: Repository.path(folder), to: copy.appendingPathComponent(folder))
+        }
+        var compose = try String(contentsOf: Repository.path("compose.yaml"), encoding: .utf8)
+        for (from, to) in [
+            ("image: redis:7.4.5", "image: redis:7.4.5\n    ports: [\"6379:6379\"]"), ("nats:2.15.1-alpine", "nats:latest"),
+            ("\"${IMN_BIND_ADDRESS:-127.0.0.1}:9090:9090\"", "\"9090:9090\""), ("    mem_limit: 2g\n", ""),
+        ] {
+            #expect(compose.contains(from), "compose.yaml no longer has \(from)")
+            compose = compose.replacingOccurrences(of: from, with: to)
+        }
+        try compose.write(to: copy.appendingPathComponent("compose.yaml"), atomically: true, encoding: .utf8)
+        let dockerfile = try String(contentsOf: Repository.path("Dockerfile"), encoding: .utf8)
+        try dockerfile.replacingOccurrences(of: "USER imn", with: "").write(
+            to: copy.appendingPathComponent("Dockerfile"), atomically: true, encoding: .utf8)
+        let (status, output) = try await Self.run(
+            ServerBinaries.find("python3") ?? "python3", [Repository.path("scripts/check-configs.py").path, copy.path])
+        #expect(status == 1)
+        for problem in [
+            "redis publishes 6379:6379 on every interface", "nats image 'nats:latest' is not pinned", "prometheus publishes 9090:9090",
+            "opensearch needs mem_limit", "the image runs as root",
+        ] {
+            #expect(output.contains(problem), "\(problem) not found in: \(output)")
+        }
+    }
+
     @Test(.enabled(if: ServerBinaries.find("python3") != nil, "python3 is needed: run scripts/setup"))
     func dashboardsParseReferencesResolveAndMetricsExist() async throws {
         let (status, output) = try await Self.run(
