@@ -73,6 +73,10 @@ sources = "\n".join(p.read_text() for p in (root / "Sources").rglob("*.swift"))
 rules = yaml.safe_load((root / "otel/alerts.yml").read_text())
 for group in rules["groups"]:
     for rule in group["rules"]:
+        if "runbook_url" not in rule.get("annotations", {}):
+            problems.append(f"alerts: {rule['alert']} has no runbook_url")
+        elif f"## {rule['alert']}" not in (root / "otel/runbook.md").read_text():
+            problems.append(f"alerts: {rule['alert']} has no section in otel/runbook.md")
         for metric in re.findall(r"\b(imn_[a-z_]+)", rule["expr"]):
             base = re.sub(r"_(bucket|count|sum)$", "", metric)
             if f'"{base}"' not in sources:

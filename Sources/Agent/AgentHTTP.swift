@@ -39,7 +39,7 @@ public enum AgentHTTP {
         }
         switch path {
         case "/metrics":
-            return (.ok, "text/plain; version=0.0.4; charset=utf-8", metrics.exposition())
+            return (.ok, MetricsExposition.contentType, metrics.exposition())
         case "/health":
             let health: JSONValue = [
                 "status": "ok", "agent_id": .string(runtime.id), "name": .string(runtime.configuration.name), "version": .string(IMNVersion.current),

@@ -1,4 +1,5 @@
 import CoreMetrics
+import IMNCore
 import Metrics
 import Prometheus
 import Synchronization
@@ -11,10 +12,17 @@ public struct AgentMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let factory: any MetricsFactory
     let targets = ProbeTargets()
+    private let reconnects = ReconnectsSeen()
+    /// Text appended to `/metrics` at each scrape (the OTLP exporter's counts).
+    let extra: @Sendable () -> String
 
     /// `also`: a second backend that sees every metric too (the OTLP one).
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also other: (any MetricsFactory)? = nil) {
+    public init(
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also other: (any MetricsFactory)? = nil,
+        extra: @escaping @Sendable () -> String = { "" }
+    ) {
         self.registry = registry
+        self.extra = extra
         var factory = PrometheusMetricsFactory(registry: registry)
         let seconds: [Duration] = [
             .microseconds(50), .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -41,7 +49,15 @@ public struct AgentMetrics: Sendable {
 
     func natsConnected(_ connected: Bool) { Gauge(label: "imn_agent_nats_connected", factory: factory).record(connected ? 1 : 0) }
 
-    func natsReconnects(_ total: Int) { Gauge(label: "imn_agent_nats_reconnects", factory: factory).record(total) }
+    /// The connection's reconnect total, kept as a counter (increased by what is new since the last call).
+    func natsReconnects(_ total: Int) {
+        let new = reconnects.total.withLock { seen in
+            defer { seen = max(seen, total) }
+            return total - seen
+        }
+        let counter = Counter(label: "imn_agent_nats_reconnects_total", factory: factory)
+        if new > 0 { counter.increment(by: new) }
+    }
 
     /// The host's CPU, memory and load (sampled with each heartbeat) and this process's memory.
     func system(_ sample: SystemStats.Sample) {
@@ -57,8 +73,13 @@ public struct AgentMetrics: Sendable {
     /// For modules: probe figures.
     public var probes: ProbeRecorder { ProbeRecorder(factory: factory, targets: targets) }
 
-    /// The Prometheus text exposition (format 0.0.4).
-    public func exposition() -> [UInt8] { registry.emitToBuffer() }
+    /// The Prometheus text exposition (format 0.0.4), with build, process and OTLP figures.
+    public func exposition() -> [UInt8] { MetricsExposition.document(registry.emitToBuffer(), service: "imn-agent", extra: extra()) }
+}
+
+/// The NATS reconnect total already counted.
+final class ReconnectsSeen: Sendable {
+    let total = Mutex(0)
 }
 
 /// Probe measurements as metrics (OpenSearch indexes span attributes as text; numbers go here).
@@ -69,33 +90,43 @@ public struct ProbeRecorder: Sendable {
     /// A recorder that drops everything (tests, tools).
     public static let discarding = ProbeRecorder(factory: nil)
 
-    /// One round-trip time (ICMP echo or TCP connect).
-    public func rtt(_ duration: Duration, module: String, family: String) {
+    /// One run of echo-style probes to `target` (the host as the user gave it): `rtts` has one
+    /// entry per probe sent, nil when unanswered. Counted per target — packets sent and received,
+    /// each answer in the RTT histogram — so rates and quantiles over any window survive the
+    /// scrapes between; the last run's loss and average RTT as gauges; success when any answered.
+    public func run(module: String, family: String, target: String, rtts: [Duration?], duration: Duration) {
+        let answered = rtts.compactMap { $0 }
+        probe(module: module, target: target, success: !answered.isEmpty, duration: duration)
         guard let factory else { return }
-        Timer(label: "imn_agent_probe_rtt_seconds", dimensions: [("module", module), ("family", family)], factory: factory)
-            .recordNanoseconds(duration.nanoseconds)
-    }
-
-    /// The last run to `target` (the host as the user gave it): its loss, 0…1, and its average
-    /// round-trip time when any probe was answered.
-    public func run(module: String, target: String, loss: Double, averageRTT: Duration?) {
-        guard let factory else { return }
-        let dimensions = [("module", module), ("target", targets.label(target))]
-        Gauge(label: "imn_agent_probe_loss_ratio", dimensions: dimensions, factory: factory).record(loss)
-        if let averageRTT {
+        let label = targets.label(target)
+        let dimensions = [("module", module), ("target", label)]
+        let histogram = Timer(
+            label: "imn_agent_probe_rtt_seconds", dimensions: [("module", module), ("family", family), ("target", label)], factory: factory)
+        for rtt in answered { histogram.recordNanoseconds(rtt.nanoseconds) }
+        Counter(label: "imn_agent_probe_packets_sent_total", dimensions: dimensions, factory: factory).increment(by: rtts.count)
+        Counter(label: "imn_agent_probe_packets_received_total", dimensions: dimensions, factory: factory).increment(by: answered.count)
+        Gauge(label: "imn_agent_probe_loss_ratio", dimensions: dimensions, factory: factory).record(
+            rtts.isEmpty ? 0 : Double(rtts.count - answered.count) / Double(rtts.count))
+        if !answered.isEmpty {
             Gauge(label: "imn_agent_probe_last_rtt_seconds", dimensions: dimensions, factory: factory)
-                .record(Double(averageRTT.nanoseconds) / 1e9)
+                .record((answered.reduce(.zero, +) / answered.count).seconds)
         }
     }
 }
 
 extension ProbeRecorder {
-    /// blackbox_exporter's names for a probe's outcome: `probe_success` (1 or 0) and
-    /// `probe_duration_seconds`, labelled by module and (bounded) target.
+    /// A probe's outcome by module and (bounded) target: `imn_probe_success` (1 or 0, with
+    /// blackbox_exporter's `probe_success` beside it for dashboards made for that), the run counted
+    /// in `imn_agent_probe_runs_total{result}`, and `probe_duration_seconds`.
     public func probe(module: String, target: String, success: Bool, duration: Duration) {
         guard let factory else { return }
-        let dimensions = [("module", module), ("target", targets.label(target))]
+        let label = targets.label(target)
+        let dimensions = [("module", module), ("target", label)]
+        Gauge(label: "imn_probe_success", dimensions: dimensions, factory: factory).record(success ? 1 : 0)
         Gauge(label: "probe_success", dimensions: dimensions, factory: factory).record(success ? 1 : 0)
+        Counter(
+            label: "imn_agent_probe_runs_total", dimensions: dimensions + [("result", success ? "success" : "failure")], factory: factory
+        ).increment()
         Gauge(label: "probe_duration_seconds", dimensions: dimensions, factory: factory).record(duration.seconds)
     }
 

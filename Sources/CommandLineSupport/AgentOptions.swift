@@ -81,7 +81,7 @@ public struct AgentOptions: ParsableArguments {
         } catch {
             throw ValidationError("--allow-targets: \(error)")
         }
-        let metrics = AgentMetrics(also: telemetry.enabled ? telemetry.metrics : nil)
+        let metrics = AgentMetrics(also: telemetry.enabled ? telemetry.metrics : nil, extra: { telemetry.prometheusText() })
         let runtime: AgentRuntime
         do {
             runtime = try AgentRuntime(configuration: configuration, modules: ModuleHost(BuiltInModules.all()), metrics: metrics, logger: logger)

@@ -25,7 +25,7 @@ public final class IMNServer: Service {
         self.configuration = configuration
         self.logger = logger
         self.registry = AgentRegistry(timeout: configuration.heartbeatTimeout)
-        self.metrics = ServerMetrics(also: configuration.additionalMetrics)
+        self.metrics = ServerMetrics(also: configuration.additionalMetrics, extra: configuration.additionalExposition)
         self.onListening = onListening
     }
 

@@ -113,7 +113,7 @@ extension IMNServer {
 
     func metricsResponse(_ api: MeasurementAPI) -> Response {
         // The agent gauges are kept current by IMNServer.watchAgents.
-        return Self.text(String(decoding: api.metrics.exposition(), as: UTF8.self), type: "text/plain; version=0.0.4; charset=utf-8")
+        return Self.text(String(decoding: api.metrics.exposition(), as: UTF8.self), type: MetricsExposition.contentType)
     }
 
     static func text(_ text: String, type: String) -> Response {

@@ -19,6 +19,8 @@ public struct ServerConfiguration: Sendable {
     public var serverID = "server-\(ProcessInfo.processInfo.hostName)"
     /// A metrics backend that sees every server metric besides Prometheus (the OTLP one).
     public var additionalMetrics: (any MetricsFactory)?
+    /// Text appended to `/metrics` at each scrape (the OTLP exporter's counts).
+    public var additionalExposition: @Sendable () -> String = { "" }
     /// A request with no terminal state this long after it was made is failed (its agent or
     /// server stopped mid-request). Longer than any run: agents cap runs at 300 s by default.
     public var stuckAfter: Duration = .seconds(600)

@@ -1,6 +1,7 @@
 import CoreMetrics
 import Dispatch
 import Hummingbird
+import IMNCore
 import Metrics
 import Prometheus
 
@@ -11,10 +12,15 @@ struct ServerMetrics: Sendable {
     let factory: any MetricsFactory
     /// Recorded for every heartbeat (thousands a second): made once.
     private let heartbeatLagTimer: Timer
+    let extra: @Sendable () -> String
 
-    /// `also`: a second backend that sees every metric too (the OTLP one).
-    init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also other: (any MetricsFactory)? = nil) {
+    /// `also`: a second backend that sees every metric too (the OTLP one); `extra`: text appended at each scrape.
+    init(
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), also other: (any MetricsFactory)? = nil,
+        extra: @escaping @Sendable () -> String = { "" }
+    ) {
         self.registry = registry
+        self.extra = extra
         var factory = PrometheusMetricsFactory(registry: registry)
         factory.defaultDurationHistogramBuckets = [
             .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
@@ -63,7 +69,7 @@ struct ServerMetrics: Sendable {
     /// Events dropped from slow live clients' queues.
     func liveDropped(_ count: Int) { Counter(label: "imn_server_live_dropped_total", factory: factory).increment(by: count) }
 
-    func exposition() -> [UInt8] { registry.emitToBuffer() }
+    func exposition() -> [UInt8] { MetricsExposition.document(registry.emitToBuffer(), service: "imn-server", extra: extra()) }
 }
 
 /// Counts and times every request by its route template.

@@ -4,6 +4,7 @@ import DBOS
 import Foundation
 import Logging
 import RedisClient
+import ServiceLifecycle
 
 /// `imn dbos`: the durable state service.
 struct DBOSCommand: AsyncParsableCommand {
@@ -30,6 +31,8 @@ struct DBOSCommand: AsyncParsableCommand {
     @Option(help: "Name of this DBOS process in result metadata (default: dbos-<hostname>).") var serverID: String?
     @Option(help: "PEM certificate chain for TLS on the gRPC port (with --tls-key; env IMN_DBOS_TLS_CERT).") var tlsCert: String?
     @Option(help: "PEM private key for TLS (env IMN_DBOS_TLS_KEY). Without both, DBOS speaks plaintext.") var tlsKey: String?
+    @Option(help: "Address of /metrics and /health (with --metrics-port).") var metricsHost = "127.0.0.1"
+    @Option(help: "Port of /metrics (Prometheus) and /health; without it DBOS serves no HTTP.") var metricsPort: Int?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
     /// The TLS files from the options or the environment; both or neither, each readable.
@@ -63,6 +66,7 @@ struct DBOSCommand: AsyncParsableCommand {
         _ = try tls
         guard maxPayloadBytes > 0 else { throw ValidationError("--max-payload-bytes must be positive") }
         guard idempotencyWindow > 0 else { throw ValidationError("--idempotency-window must be positive") }
+        if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0–65535") }
     }
 
     func run() async throws {
@@ -82,9 +86,12 @@ struct DBOSCommand: AsyncParsableCommand {
         configuration.store.idempotencyWindowSeconds = idempotencyWindow
         configuration.store.maxEvents = maxEvents
         configuration.store.serverID = serverID ?? "dbos-\(ProcessInfo.processInfo.hostName)"
-        if telemetry.enabled { configuration.metrics = telemetry.metrics }
+        let endpoint = MetricsEndpoint(service: "imn-dbos", also: telemetry.enabled ? telemetry.metrics : nil, extra: { telemetry.prometheusText() })
+        configuration.metrics = metricsPort == nil ? (telemetry.enabled ? telemetry.metrics : nil) : endpoint.factory
         configuration.tls = try tls
         let server = DBOSServer(configuration: configuration, logger: logger)
-        try await ServiceRunner.run([server], telemetry: telemetry, logger: logger)
+        var services: [any Service] = [server]
+        if let metricsPort { services.append(try endpoint.httpService(host: metricsHost, port: metricsPort)) }
+        try await ServiceRunner.run(services, telemetry: telemetry, logger: logger)
     }
 }

@@ -86,6 +86,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.stuckAfter = .milliseconds(Int64(stuckAfter * 1000))
         if let serverID { configuration.serverID = serverID }
         if telemetry.enabled { configuration.additionalMetrics = telemetry.metrics }
+        configuration.additionalExposition = { telemetry.prometheusText() }
         do {
             if let tokensFile {
                 configuration.tokens = try APIToken.load(file: tokensFile)

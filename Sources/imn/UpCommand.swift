@@ -27,6 +27,7 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "NATS port (monitoring on --nats-monitor-port).") var natsPort = 4222
     @Option(help: "NATS monitoring port.") var natsMonitorPort = 8222
     @Option(help: "DBOS gRPC port.") var dbosPort = 50051
+    @Option(help: "DBOS /metrics port.") var dbosMetricsPort = 9103
     @Option(help: "Server HTTP port.") var serverPort = 8000
     @Option(help: "agent_1 and agent_2 /metrics ports, comma-separated.") var agentPorts = "9101,9102"
 
@@ -47,7 +48,8 @@ struct UpCommand: AsyncParsableCommand {
         }
         let ports: [(String, Int, String)] = [
             ("Redis", redisPort, "--redis-port"), ("NATS", natsPort, "--nats-port"), ("NATS monitoring", natsMonitorPort, "--nats-monitor-port"),
-            ("DBOS", dbosPort, "--dbos-port"), ("the server", serverPort, "--server-port"), ("agent_1", agentPortList[0], "--agent-ports"),
+            ("DBOS", dbosPort, "--dbos-port"), ("DBOS /metrics", dbosMetricsPort, "--dbos-metrics-port"), ("the server", serverPort, "--server-port"),
+            ("agent_1", agentPortList[0], "--agent-ports"),
             ("agent_2", agentPortList[1], "--agent-ports"),
         ]
         for (what, port, option) in ports where LocalPort.isAccepting(port) {
@@ -99,8 +101,9 @@ struct UpCommand: AsyncParsableCommand {
                     "nats://127.0.0.1:\(natsPort) (JetStream, monitoring :\(natsMonitorPort); users server, \(agentNames.joined(separator: ", ")), passwords in \(dataDir)/nats-credentials.json)"
             )
             try await launch(
-                "dbos", imn, ["dbos", "--port", "\(dbosPort)", "--redis-url", "redis://127.0.0.1:\(redisPort)"],
-                ready: { LocalPort.isAccepting(dbosPort) }, describe: "127.0.0.1:\(dbosPort) (gRPC)")
+                "dbos", imn,
+                ["dbos", "--port", "\(dbosPort)", "--redis-url", "redis://127.0.0.1:\(redisPort)", "--metrics-port", "\(dbosMetricsPort)"],
+                ready: { LocalPort.isAccepting(dbosPort) }, describe: "127.0.0.1:\(dbosPort) (gRPC; /metrics on :\(dbosMetricsPort))")
             try await launch(
                 "server", imn,
                 ["server", "--port", "\(serverPort)", "--dbos-address", "127.0.0.1:\(dbosPort)"],

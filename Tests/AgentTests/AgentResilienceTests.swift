@@ -180,7 +180,10 @@ struct AgentResilienceTests {
                 body = (try? await LoopbackHTTP.request("GET", port: port.value, path: "/metrics"))?.body ?? ""
             }
             #expect(body.contains("imn_agent_module_runs_total{module=\"tcping\",outcome=\"completed\"} 1"))
-            #expect(body.contains("imn_agent_probe_rtt_seconds_count{module=\"tcping\",family=\"ipv4\"} 2"))
+            #expect(
+                body.contains("imn_agent_probe_rtt_seconds_count{module=\"tcping\",family=\"ipv4\",target=\"127.0.0.1:\(listener.port)\"} 2"),
+                "\(body)")
+            #expect(body.contains("imn_agent_probe_packets_sent_total{module=\"tcping\",target=\"127.0.0.1:\(listener.port)\"} 2"))
             #expect(body.contains("imn_agent_probe_loss_ratio{module=\"tcping\",target=\"127.0.0.1:\(listener.port)\"} 0.0"), "\(body)")
             #expect(body.contains("imn_agent_probe_last_rtt_seconds{module=\"tcping\",target=\"127.0.0.1:\(listener.port)\"}"))
             #expect(body.contains("imn_agent_heartbeats_sent_total"))

@@ -23,7 +23,7 @@ struct UpTests {
             arguments: [
                 "up", "--data-dir", data.appendingPathComponent("stack").path, "--redis-port", "\(ports[0])", "--nats-port", "\(ports[1])",
                 "--nats-monitor-port", "\(ports[2])", "--dbos-port", "\(ports[3])", "--server-port", "\(ports[4])", "--agent-ports",
-                "\(ports[5]),\(ports[6])",
+                "\(ports[5]),\(ports[6])", "--dbos-metrics-port", "\(ports[7])",
             ], environment: environment)
     }
 
@@ -33,7 +33,7 @@ struct UpTests {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("imn-\(name)-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: data) }
-        let ports = (0..<7).map { _ in FreePort.next() }
+        let ports = (0..<8).map { _ in FreePort.next() }
         let stack = up(data: data, ports: ports, environment: ["OTEL_SDK_DISABLED": "true"])
         try await withServer(stack) { _ in
             #expect(await agentsAlive(ports[4]))
@@ -58,7 +58,7 @@ struct UpTests {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("imn-up-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: data) }
-        let ports = (0..<7).map { _ in FreePort.next() }
+        let ports = (0..<8).map { _ in FreePort.next() }
         let server = ports[4]
         func up() -> ServerProcess {
             Self.up(

@@ -27,6 +27,7 @@ public struct PingModule: MeasurementModule {
 
     public func run(input: JSONValue, context: ModuleContext) async throws -> JSONValue {
         let host = input["host"]?.stringValue ?? ""
+        let started = ContinuousClock.now
         let options = PingRun.Options(
             count: Int(input["count"]?.numberValue ?? 4), interval: input["interval"]?.numberValue ?? 1,
             timeout: input["timeout"]?.numberValue ?? 2, size: Int(input["size"]?.numberValue ?? 56))
@@ -39,11 +40,8 @@ public struct PingModule: MeasurementModule {
         } onCancel: {
             cancelled.set()
         }
-        for rtt in result.rtts.compactMap({ $0 }) { context.metrics.rtt(rtt, module: spec.name, family: result.address.family) }
-        let answered = result.rtts.compactMap { $0 }
         context.metrics.run(
-            module: spec.name, target: host, loss: result.loss,
-            averageRTT: answered.isEmpty ? nil : answered.reduce(.zero, +) / answered.count)
+            module: spec.name, family: result.address.family, target: host, rtts: result.rtts, duration: ContinuousClock.now - started)
         return result.json(host: host)
     }
 }

@@ -30,6 +30,8 @@ public struct TCPingModule: MeasurementModule {
         let address = try await ProbeThreads.pool.runIfActive { [policy = context.targetPolicy] in try ResolvedAddress.resolve(host, policy: policy) }
         var attempts: [JSONValue] = []
         var times: [Double] = []
+        var rtts: [Duration?] = []
+        let started = ContinuousClock.now
         for sequence in 1...count {
             if sequence > 1 { try await Task.sleep(for: .milliseconds(Int64(interval * 1000))) }
             let attempt = try await ProbeThreads.pool.runIfActive { TCPConnect.attempt(address, port: port, timeout: timeout) }
@@ -37,14 +39,13 @@ public struct TCPingModule: MeasurementModule {
             if let rtt = attempt.rtt {
                 entry["connect_ms"] = .number(rtt.milliseconds)
                 times.append(rtt.milliseconds)
-                context.metrics.rtt(rtt, module: spec.name, family: address.family)
             }
+            rtts.append(attempt.rtt)
             if let detail = attempt.detail { entry["detail"] = .string(detail) }
             attempts.append(.object(entry))
         }
         context.metrics.run(
-            module: spec.name, target: "\(host):\(port)", loss: Double(count - times.count) / Double(count),
-            averageRTT: times.isEmpty ? nil : .nanoseconds(Int64(times.reduce(0, +) / Double(times.count) * 1e6)))
+            module: spec.name, family: address.family, target: "\(host):\(port)", rtts: rtts, duration: ContinuousClock.now - started)
         var output: [String: JSONValue] = [
             "host": .string(host), "address": .string(address.text), "port": .number(Double(port)), "attempts": .array(attempts),
             "sent": .number(Double(count)), "connected": .number(Double(times.count)),

@@ -128,3 +128,24 @@ public struct OTLPConfigurationError: Error, CustomStringConvertible {
     public let errors: [String]
     public var description: String { errors.joined(separator: "\n") }
 }
+
+extension OTLPSetup {
+    /// The exporter's and the batch queues' counts as Prometheus text, for `/metrics`: what was
+    /// delivered, dropped or rejected is visible without a collector.
+    public func prometheusText() -> String {
+        guard enabled else { return "" }
+        let exporter = exporter.statistics
+        var text = ""
+        for (name, value) in [
+            ("imn_otlp_exported_items_total", exporter.exportedItems), ("imn_otlp_dropped_items_total", exporter.droppedItems),
+            ("imn_otlp_rejected_items_total", exporter.rejectedItems), ("imn_otlp_export_requests_total", exporter.requests),
+            ("imn_otlp_export_retries_total", exporter.retries),
+        ] {
+            text += "# TYPE \(name) counter\n\(name) \(value)\n"
+        }
+        text += "# TYPE imn_otlp_queue_dropped_total counter\n"
+        text += "imn_otlp_queue_dropped_total{signal=\"traces\"} \(pipeline.spans.statistics.dropped)\n"
+        text += "imn_otlp_queue_dropped_total{signal=\"logs\"} \(pipeline.logs.statistics.dropped)\n"
+        return text
+    }
+}
