@@ -28,6 +28,13 @@ struct DBOSCommand: AsyncParsableCommand {
     @Option(help: "Largest result payload accepted, in bytes.") var maxPayloadBytes = 1024 * 1024
     @Option(help: "How long a result's request id blocks a second store, in seconds.") var idempotencyWindow = 24 * 3600
     @Option(help: "Approximate length of the audit log stream.") var maxEvents = 100_000
+    @Option(
+        help: """
+            Days after their creation that ended measurements, their states and results are removed (fractions allowed, \
+            e.g. 0.5; 0 keeps everything for ever). Swept every minute on the Redis clock; nothing still running is touched.
+            """)
+    var retentionDays = 7.0
+    @Option(help: "Seconds between retention sweeps (which also record the stored counts on /metrics).") var sweepInterval = 60.0
     @Option(help: "Name of this DBOS process in result metadata (default: dbos-<hostname>).") var serverID: String?
     @Option(help: "PEM certificate chain for TLS on the gRPC port (with --tls-key; env IMN_DBOS_TLS_CERT).") var tlsCert: String?
     @Option(help: "PEM private key for TLS (env IMN_DBOS_TLS_KEY). Without both, DBOS speaks plaintext.") var tlsKey: String?
@@ -67,6 +74,8 @@ struct DBOSCommand: AsyncParsableCommand {
         guard maxPayloadBytes > 0 else { throw ValidationError("--max-payload-bytes must be positive") }
         guard idempotencyWindow > 0 else { throw ValidationError("--idempotency-window must be positive") }
         if let metricsPort, !(0...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be 0–65535") }
+        guard retentionDays >= 0, retentionDays <= 36500 else { throw ValidationError("--retention-days must be 0 (for ever) to 36500") }
+        guard sweepInterval >= 0.1 else { throw ValidationError("--sweep-interval must be at least 0.1 s") }
     }
 
     func run() async throws {
@@ -85,6 +94,8 @@ struct DBOSCommand: AsyncParsableCommand {
         configuration.store.maxPayloadBytes = maxPayloadBytes
         configuration.store.idempotencyWindowSeconds = idempotencyWindow
         configuration.store.maxEvents = maxEvents
+        configuration.store.retentionSeconds = Int((retentionDays * 86400).rounded())
+        configuration.sweepInterval = .milliseconds(Int64(sweepInterval * 1000))
         configuration.store.serverID = serverID ?? "dbos-\(ProcessInfo.processInfo.hostName)"
         let endpoint = MetricsEndpoint(service: "imn-dbos", also: telemetry.enabled ? telemetry.metrics : nil, extra: { telemetry.prometheusText() })
         configuration.metrics = metricsPort == nil ? (telemetry.enabled ? telemetry.metrics : nil) : endpoint.factory

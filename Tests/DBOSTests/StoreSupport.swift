@@ -5,10 +5,10 @@ import RedisClient
 
 /// A DBOSStore over a real redis-server started for the test.
 func withStore<T>(
-    appendfsync: String = "always", configure: (inout DBOSStoreConfiguration) -> Void = { _ in },
+    appendfsync: String = "always", redisArguments: [String] = [], configure: (inout DBOSStoreConfiguration) -> Void = { _ in },
     _ body: (DBOSStore, ServerProcess) async throws -> T
 ) async throws -> T {
-    try await withRedisServer(appendfsync: appendfsync) { server in
+    try await withRedisServer(appendfsync: appendfsync, extraArguments: redisArguments) { server in
         var redisConfiguration = try RedisConfiguration(url: server.redisURL)
         redisConfiguration.poolSize = 8
         redisConfiguration.connectWait = .seconds(10)

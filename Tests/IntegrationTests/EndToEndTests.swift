@@ -31,12 +31,15 @@ struct EndToEndTests {
     }
 
     /// Real redis-server and nats-server, DBOS and agent_1 in this process; stopped after `body`.
-    static func withBackends(_ body: (Backends) async throws -> Void) async throws {
+    static func withBackends(dbos configure: (inout DBOSServer.Configuration) -> Void = { _ in }, _ body: (Backends) async throws -> Void)
+        async throws
+    {
         try await withRedisServer { redis in
             try await withNATSServer { nats in
                 var dbosConfiguration = DBOSServer.Configuration()
                 dbosConfiguration.port = 0
                 dbosConfiguration.redis = try RedisConfiguration(url: redis.redisURL)
+                configure(&dbosConfiguration)
                 let dbos = DBOSServer(configuration: dbosConfiguration, logger: Logger(label: "e2e.dbos"))
                 let state = FileManager.default.temporaryDirectory.appendingPathComponent("imn-e2e-\(UUID().uuidString)")
                 defer { try? FileManager.default.removeItem(at: state) }

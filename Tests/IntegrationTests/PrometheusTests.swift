@@ -92,7 +92,7 @@ struct PrometheusTests {
                 #expect(
                     Set(names) == [
                         "IMNServerDown", "IMNDBOSDown", "IMNAgentDown", "IMNAgentsDeadInRegistry", "IMNProbeLossHigh", "IMNIngestionLagHigh",
-                        "IMNIngestionFailing", "IMNTelemetryDropped",
+                        "IMNIngestionFailing", "IMNRedisNearlyFull", "IMNTelemetryDropped",
                     ])
                 let firing = await query(#"ALERTS{alertstate="firing"}"#)
                 #expect(firing.isEmpty, "nothing fires on a healthy stack")

@@ -2,7 +2,7 @@
 public struct DBOSError: Error, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: String, Hashable, Sendable {
-            case invalidArgument, notFound, aborted, failedPrecondition, unavailable, alreadyExists, internalError
+            case invalidArgument, notFound, aborted, failedPrecondition, unavailable, alreadyExists, internalError, resourceExhausted
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -18,6 +18,8 @@ public struct DBOSError: Error, CustomStringConvertible {
         public static let unavailable = Code(.unavailable)
         public static let alreadyExists = Code(.alreadyExists)
         public static let internalError = Code(.internalError)
+        /// Redis is full (`maxmemory`): nothing was written.
+        public static let resourceExhausted = Code(.resourceExhausted)
 
         public var description: String { base.rawValue }
     }

@@ -17,6 +17,9 @@ public final class DBOSServer: Service {
         public var store = DBOSStoreConfiguration()
         /// How often Redis is pinged for the health status.
         public var healthInterval: Duration = .seconds(1)
+        /// How often the retention sweep runs (``DBOSStore/sweep(limit:)``) and the stored counts
+        /// are recorded (`imn_dbos_stored_items`, `imn_dbos_redis_memory_bytes`).
+        public var sweepInterval: Duration = .seconds(60)
         /// TLS on the gRPC port; nil is plaintext.
         public var tls: DBOSTLS.Server?
         /// Where the per-call metrics go (`imn_dbos_rpcs_total`, `imn_dbos_rpc_duration_seconds`);
@@ -31,6 +34,7 @@ public final class DBOSServer: Service {
     private let probe: RedisClient
     private let health = HealthService()
     private let service: DBOSService
+    private let store: DBOSStore
     private let server: GRPCServer<HTTP2ServerTransport.Posix>
     private let transport: HTTP2ServerTransport.Posix
     private let logger: Logger
@@ -46,6 +50,7 @@ public final class DBOSServer: Service {
         probeConfiguration.commandTimeout = .seconds(1)
         probe = RedisClient(configuration: probeConfiguration, logger: logger)
         let store = DBOSStore(redis: redis, configuration: configuration.store, logger: logger)
+        self.store = store
         let service = DBOSService(store: store, logger: logger)
         self.service = service
         transport = HTTP2ServerTransport.Posix(
@@ -71,6 +76,7 @@ public final class DBOSServer: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await self.monitorRedis() }
+                group.addTask { await self.sweepRetention() }
                 group.addTask {
                     let port = try await self.listeningPort()
                     self.logger.info(
@@ -88,6 +94,43 @@ public final class DBOSServer: Service {
         await redis.close()
         await probe.close()
         logger.info("dbos stopped")
+    }
+
+    /// Every `sweepInterval`: the retention sweep, in bounded batches until one finds less than
+    /// half a batch, then the stored counts and Redis's memory as gauges. A failure (Redis down)
+    /// waits for the next round.
+    private func sweepRetention() async {
+        let batch = 500
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.sweepInterval)
+            guard health.isServing, !Task.isCancelled else { continue }
+            do {
+                var total = DBOSStore.Swept()
+                var swept: DBOSStore.Swept
+                repeat {
+                    swept = try await store.sweep(limit: batch)
+                    total.measurements += swept.measurements
+                    total.states += swept.states
+                    total.results += swept.results
+                } while swept.measurements + swept.states > batch / 2 && !Task.isCancelled
+                if total.measurements + total.states + total.results > 0 {
+                    logger.info(
+                        "retention swept",
+                        metadata: ["measurements": "\(total.measurements)", "states": "\(total.states)", "results": "\(total.results)"])
+                }
+                guard let factory = configuration.metrics else { continue }
+                let stored = try await store.storedCounts()
+                Gauge(label: "imn_dbos_stored_items", dimensions: [("kind", "measurements")], factory: factory).record(stored.measurements)
+                Gauge(label: "imn_dbos_stored_items", dimensions: [("kind", "states")], factory: factory).record(stored.states)
+                Gauge(label: "imn_dbos_redis_memory_bytes", dimensions: [("kind", "used")], factory: factory).record(stored.usedMemory)
+                Gauge(label: "imn_dbos_redis_memory_bytes", dimensions: [("kind", "max")], factory: factory).record(stored.maxMemory)
+                for (kind, count) in [("measurements", total.measurements), ("states", total.states), ("results", total.results)] {
+                    Counter(label: "imn_dbos_retention_removed_total", dimensions: [("kind", kind)], factory: factory).increment(by: count)
+                }
+            } catch {
+                logger.warning("retention sweep failed; next round in \(configuration.sweepInterval)", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// Pings Redis on the probe connection and flips the health status.

@@ -19,7 +19,7 @@ public struct DBOSService: Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
         do {
             return try await body()
         } catch {
-            if error.code == .unavailable || error.code == .internalError {
+            if error.code == .unavailable || error.code == .internalError || error.code == .resourceExhausted {
                 logger.warning("dbos call failed", metadata: ["rpc.method": "\(method)", "error": "\(error)"])
             }
             throw Self.rpcError(error)
@@ -38,6 +38,7 @@ public struct DBOSService: Imn_Dbos_V1_DBOS.SimpleServiceProtocol {
             case .failedPrecondition: .failedPrecondition
             case .unavailable: .unavailable
             case .alreadyExists: .alreadyExists
+            case .resourceExhausted: .resourceExhausted
             default: .internalError
             }
         var metadata = Metadata()

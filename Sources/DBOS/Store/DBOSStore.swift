@@ -100,6 +100,10 @@ public struct DBOSStore: Sendable {
         case .connectionFailed, .closed: DBOSError(.unavailable, "Redis is unreachable", cause: error)
         // Nothing was applied, so this is as retryable as an unreachable Redis.
         case .server where error.isTransientRefusal: DBOSError(.unavailable, "Redis is not ready", cause: error)
+        // Redis refuses a script at its first write when full, so nothing of it was applied.
+        case .server where error.message.hasPrefix("OOM"):
+            DBOSError(
+                .resourceExhausted, "Redis is full (maxmemory reached); nothing was written: raise maxmemory or shorten --retention", cause: error)
         case .indeterminate: DBOSError(.unavailable, "the outcome is unknown: the connection to Redis broke", cause: error)
         default: DBOSError(.internalError, "Redis failed", cause: error)
         }

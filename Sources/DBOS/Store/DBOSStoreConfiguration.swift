@@ -6,6 +6,9 @@ public struct DBOSStoreConfiguration: Sendable {
     public var maxPayloadBytes: Int = 1024 * 1024
     /// How long a stored result's request id blocks a second store, measured on the Redis clock.
     public var idempotencyWindowSeconds: Int = 24 * 3600
+    /// Age (from creation, on the Redis clock) after which ended measurements, their states and
+    /// results are removed by the retention sweep; 0 keeps everything for ever.
+    public var retentionSeconds: Int = 7 * 24 * 3600
     /// Approximate length the audit stream is trimmed to.
     public var maxEvents: Int = 100_000
     /// Names this DBOS process in result metadata and events.

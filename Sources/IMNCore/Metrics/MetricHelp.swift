@@ -61,6 +61,9 @@ public enum MetricHelp {
         "imn_dbos_rpcs_total": "DBOS gRPC calls served, by method and status code.",
         "imn_dbos_rpc_duration_seconds": "DBOS gRPC call latency, by method.",
         "imn_dbos_client_calls_total": "DBOS gRPC calls made by this process's client, by method.",
+        "imn_dbos_stored_items": "Measurements and module states held in Redis (sampled with each retention sweep).",
+        "imn_dbos_redis_memory_bytes": "Redis memory: used, and max (the maxmemory limit, 0 when none), sampled with each retention sweep.",
+        "imn_dbos_retention_removed_total": "Measurements, states and results removed by the retention sweep.",
     ]
 
     /// `exposition` with a `# HELP` line before each `# TYPE` line that has none and whose family is known.
