@@ -10,12 +10,6 @@ public struct EnvironmentSettings: Sendable {
         self.environment = environment
     }
 
-    /// The prototype's names, by IMN's.
-    public static let aliases: KeyValuePairs<String, String> = [
-        "IMN_NATS_URL": "NATS_URL", "IMN_REDIS_URL": "REDIS_ADDR (+ REDIS_PORT)", "IMN_DBOS_ADDRESS": "DBOS_ADDRESS",
-        "IMN_AGENT_NAME": "AGENT_NAME", "IMN_PORT": "PORT",
-    ]
-
     func value(_ name: String) -> String? {
         environment[name].flatMap { $0.trimmed.isEmpty ? nil : $0.trimmed }
     }
