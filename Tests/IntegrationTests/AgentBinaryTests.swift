@@ -9,7 +9,7 @@ struct AgentBinaryTests {
     @Test func helpNamesTheAgentsOptions() async throws {
         let (status, output) = try await ConfigTests.run(try #require(ServerBinaries.imnAgent), ["--help"])
         #expect(status == 0)
-        #expect(output.contains("USAGE: imn-agent [<options>]"))
+        #expect(output.contains("USAGE: imn-agent <options>"))
         #expect(output.contains("--name <name>") && output.contains("IMN_AGENT_NAME"))
         #expect(output.contains("--allow-targets"))
         #expect(output.contains("--country <country>"))
