@@ -18,10 +18,21 @@ public enum AgentHTTP {
             address: .hostname(runtime.configuration.metricsHost, port: runtime.configuration.metricsPort), serverName: "imn-agent")
         var logger = Logger(label: "imn.agent.http")
         logger.logLevel = .warning
-        return try HTTPServerBuilder.http1().buildServer(
+        return try plainServer(configuration: configuration, logger: logger, onListening: onListening) { head in
+            respond(to: head, runtime: runtime, metrics: metrics)
+        }
+    }
+
+    /// An HTTP/1.1 server of a few GET routes without a router: `respond` gives each request's
+    /// status, content type and body. Also DBOS's `/metrics` (``MetricsEndpoint``).
+    public static func plainServer(
+        configuration: ServerConfiguration, logger: Logger, onListening: @escaping @Sendable (Int) async -> Void,
+        respond: @escaping @Sendable (HTTPRequest) -> (HTTPResponse.Status, String, [UInt8])
+    ) throws -> any Service {
+        try HTTPServerBuilder.http1().buildServer(
             configuration: configuration, eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
             responder: { request, writer, _ in
-                let (status, contentType, body) = respond(to: request.head, runtime: runtime, metrics: metrics)
+                let (status, contentType, body) = respond(request.head)
                 var headers = HTTPFields()
                 headers[.contentType] = contentType
                 headers[.contentLength] = "\(body.count)"

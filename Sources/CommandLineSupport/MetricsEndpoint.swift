@@ -1,11 +1,10 @@
+import Agent
 import CoreMetrics
 import HTTPTypes
 import HummingbirdCore
 import IMNCore
 import Logging
 import Metrics
-import NIOCore
-import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
@@ -38,24 +37,14 @@ public struct MetricsEndpoint: Sendable {
         var logger = Logger(label: "imn.metrics.http")
         logger.logLevel = .warning
         let endpoint = self
-        return try HTTPServerBuilder.http1().buildServer(
-            configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: service),
-            eventLoopGroup: MultiThreadedEventLoopGroup.singleton,
-            logger: logger,
-            responder: { request, writer, _ in
-                let path = request.head.path.map { String($0.prefix { $0 != "?" }) } ?? "/"
-                let (status, type, body): (HTTPResponse.Status, String, [UInt8]) =
-                    switch path {
-                    case "/metrics": (.ok, MetricsExposition.contentType, endpoint.exposition())
-                    case "/health": (.ok, "application/json", Array(#"{"status":"ok"}"#.utf8))
-                    default: (.notFound, "application/json", Array(#"{"error":"only /metrics and /health are served here"}"#.utf8))
-                    }
-                var headers = HTTPFields()
-                headers[.contentType] = type
-                headers[.contentLength] = "\(body.count)"
-                try await writer.write(
-                    response: HTTPResponse(status: status, headerFields: headers), body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
-            },
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) })
+        return try AgentHTTP.plainServer(
+            configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: service), logger: logger, onListening: onListening
+        ) { head in
+            switch head.path.map({ String($0.prefix { $0 != "?" }) }) ?? "/" {
+            case "/metrics": (.ok, MetricsExposition.contentType, endpoint.exposition())
+            case "/health": (.ok, "application/json", Array(#"{"status":"ok"}"#.utf8))
+            default: (.notFound, "application/json", Array(#"{"error":"only /metrics and /health are served here"}"#.utf8))
+            }
+        }
     }
 }

@@ -55,20 +55,26 @@ public struct OTLPLimits: Sendable, Hashable {
         var dropped: UInt32
         (span.attributes, dropped) = Self.limited(span.attributes, count: spanAttributeCount, length: spanAttributeValueLength)
         span.droppedAttributesCount += dropped
-        span.droppedEventsCount += UInt32(max(0, span.events.count - spanEventCount))
-        span.events = span.events.prefix(spanEventCount).map { event in
-            var event = event
-            (event.attributes, dropped) = Self.limited(event.attributes, count: eventAttributeCount, length: spanAttributeValueLength)
-            event.droppedAttributesCount += dropped
-            return event
+        (span.events, dropped) = limited(span.events, count: spanEventCount, attributes: eventAttributeCount, \.attributes, \.droppedAttributesCount)
+        span.droppedEventsCount += dropped
+        (span.links, dropped) = limited(span.links, count: spanLinkCount, attributes: linkAttributeCount, \.attributes, \.droppedAttributesCount)
+        span.droppedLinksCount += dropped
+    }
+
+    /// The first `count` events or links, each with at most `attributes` attributes (the rest
+    /// counted in its own dropped count), and how many items were dropped.
+    func limited<Item>(
+        _ items: [Item], count: Int, attributes limit: Int, _ attributes: WritableKeyPath<Item, [OTLPAttribute]>,
+        _ droppedAttributes: WritableKeyPath<Item, UInt32>
+    ) -> ([Item], UInt32) {
+        let kept = items.prefix(count).map { item in
+            var item = item
+            let dropped: UInt32
+            (item[keyPath: attributes], dropped) = Self.limited(item[keyPath: attributes], count: limit, length: spanAttributeValueLength)
+            item[keyPath: droppedAttributes] += dropped
+            return item
         }
-        span.droppedLinksCount += UInt32(max(0, span.links.count - spanLinkCount))
-        span.links = span.links.prefix(spanLinkCount).map { link in
-            var link = link
-            (link.attributes, dropped) = Self.limited(link.attributes, count: linkAttributeCount, length: spanAttributeValueLength)
-            link.droppedAttributesCount += dropped
-            return link
-        }
+        return (kept, UInt32(items.count - kept.count))
     }
 
     /// `record` within the log record limits.
