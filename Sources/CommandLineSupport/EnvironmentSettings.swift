@@ -1,3 +1,4 @@
+import ArgumentParser
 import FoundationEssentials
 
 /// Settings from the environment: IMN's own name first, else the name the earlier (Python and Go)
@@ -49,6 +50,13 @@ public struct EnvironmentSettings: Sendable {
             throw EnvironmentSettingError("\(environment["IMN_PORT"] != nil ? "IMN_PORT" : "PORT")=\(text) is not a port (0–65535)")
         }
         return port
+    }
+
+    /// The port a command listens on: its `--port` flag, else the environment's, else `value`;
+    /// a bad environment value is a usage error naming the variable.
+    public func port(_ flag: Int?, default value: Int) throws(ValidationError) -> Int {
+        if let flag { return flag }
+        do { return try port() ?? value } catch { throw ValidationError("\(error)") }
     }
 }
 

@@ -60,16 +60,8 @@ struct DBOSCommand: AsyncParsableCommand {
         }
     }
 
-    /// --port, else the environment's, else 50051.
-    var listenPort: Int {
-        get throws {
-            if let port { return port }
-            do { return try EnvironmentSettings().port() ?? 50051 } catch { throw ValidationError("\(error)") }
-        }
-    }
-
     func validate() throws {
-        guard (0...65535).contains(try listenPort) else { throw ValidationError("--port must be 0–65535") }
+        guard (0...65535).contains(try EnvironmentSettings().port(port, default: 50051)) else { throw ValidationError("--port must be 0–65535") }
         _ = try tls
         guard maxPayloadBytes > 0 else { throw ValidationError("--max-payload-bytes must be positive") }
         guard idempotencyWindow > 0 else { throw ValidationError("--idempotency-window must be positive") }
@@ -83,7 +75,7 @@ struct DBOSCommand: AsyncParsableCommand {
         let logger = Logger(label: "imn.dbos")
         var configuration = DBOSServer.Configuration()
         configuration.host = host
-        configuration.port = try listenPort
+        configuration.port = try EnvironmentSettings().port(port, default: 50051)
         do {
             configuration.redis = try RedisConfiguration(url: redisURL ?? EnvironmentSettings().redisURL ?? "redis://127.0.0.1:6379")
         } catch {

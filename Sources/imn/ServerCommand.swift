@@ -49,16 +49,8 @@ struct ServerCommand: AsyncParsableCommand {
     var tokensFile: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
-    /// --port, else the environment's, else 8000.
-    var listenPort: Int {
-        get throws {
-            if let port { return port }
-            do { return try EnvironmentSettings().port() ?? 8000 } catch { throw ValidationError("\(error)") }
-        }
-    }
-
     func validate() throws {
-        guard (0...65535).contains(try listenPort) else { throw ValidationError("--port must be 0–65535") }
+        guard (0...65535).contains(try EnvironmentSettings().port(port, default: 8000)) else { throw ValidationError("--port must be 0–65535") }
         guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
         guard stuckAfter >= 1 else { throw ValidationError("--stuck-after must be at least 1 second") }
         if let ca = dbosTLSCA ?? ProcessInfo.processInfo.environment["IMN_DBOS_TLS_CA"], !FileManager.default.isReadableFile(atPath: ca) {
@@ -73,7 +65,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.builtInModules = BuiltInModules.all().map(\.spec)
         configuration.host = host
         let settings = EnvironmentSettings()
-        configuration.port = try listenPort
+        configuration.port = try EnvironmentSettings().port(port, default: 8000)
         configuration.nats = NATSConfiguration(url: natsURL ?? settings.natsURL ?? NATSConfiguration.localURL)
         configuration.dbosAddress = dbosAddress ?? settings.dbosAddress ?? "127.0.0.1:50051"
         let environment = ProcessInfo.processInfo.environment
