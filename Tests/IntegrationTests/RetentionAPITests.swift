@@ -13,18 +13,8 @@ import Testing
         if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable && ServerBinaries.imn != nil,
         "redis-server, nats-server and the built imn binary are needed: run scripts/test"))
 struct RetentionAPITests {
-    /// POSTs `body` until it is not a 503 from a DBOS call that timed out (on a loaded CI machine
-    /// the in-process DBOS can be slower than the server's deadline); the same `id` each time, so a
-    /// retry is the same request.
     static func post(_ port: Int, _ body: String) async throws -> HTTP.Reply {
-        var reply = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=5", body: body)
-        var attempts = 1
-        while reply.status == 503, reply.json?["detail"]?.stringValue?.contains("timed out") == true, attempts < 5 {
-            try await Task.sleep(for: .seconds(1))
-            reply = try await HTTP.request("POST", port: port, path: "/agent/agent_1/echo_module?wait=5", body: body)
-            attempts += 1
-        }
-        return reply
+        try await HTTP.retryingTimeouts("POST", port: port, path: "/agent/agent_1/echo_module?wait=5", body: body)
     }
 
     @Test func sweptMeasurementsLeaveTheAPIAndAFullRedisIsA503() async throws {

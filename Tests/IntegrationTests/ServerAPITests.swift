@@ -14,7 +14,7 @@ struct ServerAPITests {
         try await EndToEndTests.withStack { stack in
             let port = stack.port
             // A schedule every second for agent_1, ended after three runs.
-            let created = try await HTTP.request(
+            let created = try await HTTP.retryingTimeouts(
                 "POST", port: port, path: "/schedules",
                 body: #"{"id":"every-second","agents":["agent_1"],"module":"echo_module","input":{"message":"tick"},"interval_seconds":1}"#)
             #expect(created.status == 201, "\(created.body)")
