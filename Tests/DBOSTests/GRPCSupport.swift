@@ -6,20 +6,33 @@ import Logging
 import RedisClient
 
 /// A DBOSServer on a free loopback port over a real redis-server, and a DBOSClient to it.
+///
+/// A server that fails to listen (once seen on a loaded CI machine, with no cause reported) is
+/// started again on another port, up to three times; the last failure names what `run()` threw.
 func withDBOS<T: Sendable>(
     redis server: ServerProcess, configure: (inout DBOSServer.Configuration) -> Void = { _ in },
     _ body: (DBOSClient, DBOSServer) async throws -> T
 ) async throws -> T {
-    var configuration = DBOSServer.Configuration()
-    configuration.port = 0
-    configuration.redis = try RedisConfiguration(url: server.redisURL)
-    configuration.redis.connectWait = .seconds(10)
-    configuration.healthInterval = .milliseconds(100)
-    configure(&configuration)
-    let dbos = DBOSServer(configuration: configuration, logger: Logger(label: "test.dbos"))
-    let serving = Task { try await dbos.run() }
-    do {
-        let port = try await dbos.listeningPort()
+    var attempt = 0
+    while true {
+        attempt += 1
+        var configuration = DBOSServer.Configuration()
+        configuration.port = FreePort.next()
+        configuration.redis = try RedisConfiguration(url: server.redisURL)
+        configuration.redis.connectWait = .seconds(10)
+        configuration.healthInterval = .milliseconds(100)
+        configure(&configuration)
+        let dbos = DBOSServer(configuration: configuration, logger: Logger(label: "test.dbos"))
+        let serving = Task { try await dbos.run() }
+        let port: Int
+        do {
+            port = try await dbos.listeningPort()
+        } catch {
+            serving.cancel()
+            let ran = await serving.result
+            guard attempt < 3 else { throw DBOSStartError(listening: "\(error)", run: "\(ran)") }
+            continue
+        }
         // A generous deadline: these tests check semantics, and a loaded two-core CI machine can stall.
         let client = try DBOSClient(address: "127.0.0.1:\(port)", timeout: .seconds(20))
         let connections = Task { try await client.run() }
@@ -29,10 +42,13 @@ func withDBOS<T: Sendable>(
             serving.cancel()
         }
         return try await body(client, dbos)
-    } catch {
-        serving.cancel()
-        throw error
     }
+}
+
+struct DBOSStartError: Error, CustomStringConvertible {
+    var listening: String
+    var run: String
+    var description: String { "DBOS did not listen three times; last: \(listening); run() ended with \(run)" }
 }
 
 /// The gRPC status code of what `body` threw, or nil when it did not throw.

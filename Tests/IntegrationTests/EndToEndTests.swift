@@ -37,7 +37,7 @@ struct EndToEndTests {
         try await withRedisServer { redis in
             try await withNATSServer { nats in
                 var dbosConfiguration = DBOSServer.Configuration()
-                dbosConfiguration.port = 0
+                dbosConfiguration.port = FreePort.next()
                 dbosConfiguration.redis = try RedisConfiguration(url: redis.redisURL)
                 configure(&dbosConfiguration)
                 let dbos = DBOSServer(configuration: dbosConfiguration, logger: Logger(label: "e2e.dbos"))
@@ -87,7 +87,7 @@ struct EndToEndTests {
         try await withBackends { backends in
             var configuration = ServerConfiguration()
             configuration.builtInModules = BuiltInModules.all().map(\.spec)
-            configuration.port = 0
+            configuration.port = FreePort.next()
             configuration.nats = NATSConfiguration(url: backends.natsURL)
             configuration.dbosAddress = backends.dbosAddress
             configuration.serverID = "e2e-server"

@@ -125,7 +125,7 @@ struct LiveStreamTests {
     @Test func aClientOfEitherReplicaSeesEverything() async throws {
         try await EndToEndTests.withStack { stack in
             var second = stack.server.configuration
-            second.port = 0
+            second.port = FreePort.next()
             second.serverID = "e2e-second"
             let port = ListeningPort()
             let other = IMNServer(configuration: second) { port.set($0) }

@@ -50,7 +50,7 @@ struct MeasurementTests {
         try await withRedisServer { redis in
             try await withNATSServer { nats in
                 var dbosConfiguration = DBOSServer.Configuration()
-                dbosConfiguration.port = 0
+                dbosConfiguration.port = FreePort.next()
                 dbosConfiguration.redis = try RedisConfiguration(url: redis.redisURL)
                 let dbos = DBOSServer(configuration: dbosConfiguration, logger: Logger(label: "measurements.dbos"))
                 let dbosPort = ListeningPort()
@@ -75,7 +75,7 @@ struct MeasurementTests {
                 }
                 #expect(await eventually { dbosPort.value != 0 })
                 var configuration = ServerConfiguration()
-                configuration.port = 0
+                configuration.port = FreePort.next()
                 configuration.nats = NATSConfiguration(url: nats.natsURL)
                 configuration.dbosAddress = "127.0.0.1:\(dbosPort.value)"
                 configuration.serverID = "measurements-server"

@@ -159,7 +159,7 @@ struct ServerAPITests {
             // keeps agent_2's DBOS time older than the timeout too.)
             try await Task.sleep(for: .seconds(1.5))
             var second = stack.server.configuration
-            second.port = 0
+            second.port = FreePort.next()
             second.serverID = "e2e-second"
             second.nats = NATSConfiguration(url: "nats://127.0.0.1:1")  // hears nothing
             let port = ListeningPort()
