@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "IMNTestSupport", targets: ["IMNTestSupport"]),
         .library(name: "OTLP", targets: ["OTLP"]),
         .library(name: "Client", targets: ["Client"]),
+        .library(name: "Archive", targets: ["Archive"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -108,7 +109,7 @@ let package = Package(
         .target(
             name: "Server",
             dependencies: [
-                "DBOS", "NATSClient", "IMNCore",
+                "DBOS", "NATSClient", "IMNCore", "Archive",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -131,6 +132,15 @@ let package = Package(
             ]),
 
         .target(name: "Client", dependencies: ["IMNCore", "CCurl"]),
+        // The ClickHouse archive of terminal results and the history queries over it.
+        .target(
+            name: "Archive",
+            dependencies: [
+                "NATSClient", "IMNCore", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
 
         // MARK: The executables
         .target(
@@ -156,7 +166,7 @@ let package = Package(
         .executableTarget(
             name: "imn",
             dependencies: [
-                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server", "OTLP", "OTLPSink", "CommandLineSupport", "Client",
+                "IMNCore", "RedisClient", "NATSClient", "DBOS", "Agent", "Server", "OTLP", "OTLPSink", "CommandLineSupport", "Client", "Archive",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -180,7 +190,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "Server", "Agent", "DBOS", "RedisClient", "NATSClient", "OTLP", "OTLPSink", "IMNTestSupport", "Client",
+                "Server", "Agent", "DBOS", "RedisClient", "NATSClient", "OTLP", "OTLPSink", "IMNTestSupport", "Client", "Archive",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ]),
         .testTarget(

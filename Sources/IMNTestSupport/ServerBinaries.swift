@@ -5,6 +5,8 @@ import Foundation
 public enum ServerBinaries {
     public static let redisServer: String? = find("redis-server", override: "IMN_REDIS_SERVER")
     public static let natsServer: String? = find("nats-server", override: "IMN_NATS_SERVER")
+    /// Debian installs it in /usr/sbin.
+    public static let clickHouseServer: String? = find("clickhouse-server", override: "IMN_CLICKHOUSE_SERVER")
     public static let redisBenchmark: String? = find("redis-benchmark", override: "IMN_REDIS_BENCHMARK")
 
     /// The `imn` executable built with the tests (next to the test bundle), or `IMN_BINARY`.
@@ -25,13 +27,15 @@ public enum ServerBinaries {
 
     public static var redisAvailable: Bool { redisServer != nil }
     public static var natsAvailable: Bool { natsServer != nil }
+    public static var clickHouseAvailable: Bool { clickHouseServer != nil }
 
     public static func find(_ name: String, override: String = "") -> String? {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment[override], FileManager.default.isExecutableFile(atPath: path) { return path }
         let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         let home = environment["HOME"] ?? "/root"
-        let directories = path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "\(home)/.local/bin", "\(home)/.pyenv/shims"]
+        let directories =
+            path.split(separator: ":").map(String.init) + ["/usr/local/bin", "/usr/bin", "/usr/sbin", "\(home)/.local/bin", "\(home)/.pyenv/shims"]
         for directory in directories {
             let candidate = directory + "/" + name
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }

@@ -1,3 +1,4 @@
+import Archive
 import DBOS
 import Foundation
 import Hummingbird
@@ -41,8 +42,15 @@ public final class IMNServer: Service {
         let ledger = MeasurementLedger(
             registry: registry, connection: connection, dbos: dbos, metrics: metrics, actor: configuration.serverID,
             stuckAfter: configuration.stuckAfter)
+        let registry = self.registry
+        let archiver = try configuration.archive.map { (archive) throws(ClickHouseError) in
+            try ResultArchiver(configuration: archive, connection: connection, factory: metrics.factory, logger: logger) { id in
+                registry.entry(id)?.heartbeat.location
+            }
+        }
         let api = MeasurementAPI(
-            registry: registry, connection: connection, dbos: dbos, ledger: ledger, metrics: metrics, actor: configuration.serverID)
+            registry: registry, connection: connection, dbos: dbos, ledger: ledger, metrics: metrics, actor: configuration.serverID,
+            history: archiver?.client)
         let ingestor = ResultIngestor(ledger: ledger, logger: logger)
         let scheduler = Scheduler(api: api, worker: configuration.serverID, logger: logger)
         let live = LiveFeed(hub: LiveHub(metrics: metrics))
@@ -69,6 +77,7 @@ public final class IMNServer: Service {
                     try await withThrowingDiscardingTaskGroup { group in
                         group.addTask { await self.reloadRegistry(dbos) }
                         group.addTask { await ingestor.run() }
+                        if let archiver { group.addTask { await archiver.run() } }
                         group.addTask { try await ledger.follow { event in live.state(event) } }
                         group.addTask { try await self.followHeartbeats(connection, recorder: recorder, live: live) }
                         group.addTask { await recorder.run(dbos, logger: self.logger) }

@@ -1,3 +1,4 @@
+import Archive
 import DBOS
 import Foundation
 import GRPCCore
@@ -14,6 +15,8 @@ struct MeasurementAPI: Sendable {
     let ledger: MeasurementLedger
     let metrics: ServerMetrics
     let actor: String
+    /// The ClickHouse archive `GET /history` reads; nil when the archive is off.
+    var history: ClickHouseClient? = nil
     let started = Date()
 
     var waiters: StateWaiters { ledger.waiters }

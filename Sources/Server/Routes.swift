@@ -90,6 +90,7 @@ extension IMNServer {
             "/schedules/:schedule_id", use: handle { _, context in try await api.deleteSchedule(id: try context.parameters.require("schedule_id")) })
 
         router.get("/events", use: handle { request, _ in try await api.events(query: Self.query(request)) })
+        router.get("/history", use: handle { request, _ in try await api.history(query: Self.query(request)) })
         router.get("/live/events", use: handle { request, _ in try Self.liveEvents(request, hub: live) })
         return router
     }

@@ -1,3 +1,4 @@
+import Archive
 import CoreMetrics
 import DBOS
 import Foundation
@@ -30,6 +31,8 @@ public struct ServerConfiguration: Sendable {
     /// The built-in modules, whose schemas `/openapi.json` describes (`imn server` gives the
     /// agent's own).
     public var builtInModules: [ModuleSpec] = []
+    /// The ClickHouse archive of terminal results and `GET /history`; off when nil.
+    public var archive: ResultArchiver.Configuration?
 
     public init() {}
 }

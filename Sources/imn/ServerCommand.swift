@@ -1,4 +1,5 @@
 import Agent
+import Archive
 import ArgumentParser
 import CommandLineSupport
 import DBOS
@@ -17,7 +18,7 @@ struct ServerCommand: AsyncParsableCommand {
             /agents/{agent_id}), measurements (POST /agent/{agent_id}/{module}[?wait=seconds], \
             Idempotency-Key honoured), results, module states, schedules (POST/GET/DELETE /schedules), \
             module control (POST /agents/{agent_id}/modules/{module}/enable|disable|reload), the audit log \
-            (GET /events), GET /health, /ready and /metrics (Prometheus). The complete description is at \
+            (GET /events), history from the ClickHouse archive (GET /history, with --clickhouse-url), GET /health, /ready and /metrics (Prometheus). The complete description is at \
             GET /openapi.json (OpenAPI 3.1) and, rendered, at GET /docs. Errors are application/problem+json.
 
             Several servers may share one NATS and DBOS: they share result ingestion and the schedules, \
@@ -47,9 +48,36 @@ struct ServerCommand: AsyncParsableCommand {
             concurrency optional). Without tokens the API is open.
             """)
     var tokensFile: String?
+    @Option(
+        name: .customLong("clickhouse-url"),
+        help: """
+            Archive every terminal result in ClickHouse, over its HTTP interface, and answer GET /history from it: \
+            http://[user:password@]host:8123 (env IMN_CLICKHOUSE_URL). Off when not given.
+            """)
+    var clickHouseURL: String?
+    @Option(
+        name: .customLong("clickhouse-database"),
+        help: "The archive's ClickHouse database, made when missing (env IMN_CLICKHOUSE_DATABASE; default imn).")
+    var clickHouseDatabase: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") var logLevel: Logger.Level = .info
 
+    /// The archive's configuration: flags first, then the environment; nil when off.
+    var archive: ResultArchiver.Configuration? {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = clickHouseURL ?? environment["IMN_CLICKHOUSE_URL"], !url.isEmpty else { return nil }
+        var archive = ResultArchiver.Configuration(url: url)
+        archive.database = clickHouseDatabase ?? environment["IMN_CLICKHOUSE_DATABASE"] ?? "imn"
+        return archive
+    }
+
     func validate() throws {
+        if let archive {
+            do {
+                _ = try ClickHouseClient(url: archive.url, database: archive.database)
+            } catch {
+                throw ValidationError("--clickhouse-url/--clickhouse-database: \(error)")
+            }
+        }
         guard (0...65535).contains(try EnvironmentSettings().port(port, default: 8000)) else { throw ValidationError("--port must be 0–65535") }
         guard heartbeatTimeout > 0 else { throw ValidationError("--heartbeat-timeout must be positive") }
         guard stuckAfter >= 1 else { throw ValidationError("--stuck-after must be at least 1 second") }
@@ -77,6 +105,7 @@ struct ServerCommand: AsyncParsableCommand {
         configuration.heartbeatTimeout = .milliseconds(Int64(heartbeatTimeout * 1000))
         configuration.stuckAfter = .milliseconds(Int64(stuckAfter * 1000))
         if let serverID { configuration.serverID = serverID }
+        configuration.archive = archive
         if telemetry.enabled { configuration.additionalMetrics = telemetry.metrics }
         configuration.additionalExposition = { telemetry.prometheusText() }
         do {

@@ -1,0 +1,164 @@
+import CoreMetrics
+import Foundation
+import IMNCore
+import Logging
+import NATSClient
+
+/// Copies every terminal result from the `IMN_RESULTS` stream into ClickHouse, exactly once:
+/// a durable JetStream consumer of its own (`imn-archive`, shared by server replicas) whose
+/// messages are acknowledged only after ClickHouse confirmed their batch. ClickHouse down or
+/// refusing leaves them unacknowledged: they come back after a delay, so an outage delays the
+/// archive and loses nothing (the stream keeps results 7 days).
+///
+/// Exactly once: a message delivered for the first time cannot be in ClickHouse yet (only this
+/// consumer writes the table), so first deliveries are inserted as they are; a batch holding
+/// redelivered messages (after a crash, a lost acknowledgement, an outage mid-insert) first asks
+/// ClickHouse which of their request ids it already has and leaves those out. What this cannot
+/// see — two replicas inserting one message at once after an acknowledgement wait ran out, or an
+/// agent re-sending a result after JetStream's 10-minute duplicate window — the table's
+/// `ReplacingMergeTree` folds when parts merge.
+public final class ResultArchiver: Sendable {
+    public struct Configuration: Sendable {
+        public var url: String
+        public var database = "imn"
+        /// Rows per INSERT, at most.
+        public var batchSize = 5000
+        /// How long a fetch waits for its first message.
+        public var fetchWait: Duration = .milliseconds(500)
+        /// Before a batch ClickHouse did not take is offered again.
+        public var retryDelay: Duration = .seconds(2)
+        /// An output longer than this is archived as a note saying so (the row keeps its figures).
+        public var maxOutputBytes = 256 * 1024
+
+        public init(url: String) { self.url = url }
+    }
+
+    public let client: ClickHouseClient
+    let configuration: Configuration
+    let connection: NATSConnection
+    let location: @Sendable (String) -> AgentLocation?
+    let logger: Logger
+    let factory: any MetricsFactory
+
+    /// `location`: an agent's location as the server last heard it, by agent id.
+    public init(
+        configuration: Configuration, connection: NATSConnection, factory: any MetricsFactory, logger: Logger,
+        location: @escaping @Sendable (String) -> AgentLocation?
+    ) throws(ClickHouseError) {
+        client = try ClickHouseClient(url: configuration.url, database: configuration.database)
+        self.configuration = configuration
+        self.connection = connection
+        self.location = location
+        self.logger = logger
+        self.factory = factory
+    }
+
+    /// Makes the database and table when they are missing.
+    public func prepare() async throws(ClickHouseError) {
+        _ = try await client.execute(ArchiveSchema.createDatabase(client.database), settings: ["database": "default"])
+        _ = try await client.execute(ArchiveSchema.createTable(client.database))
+    }
+
+    public func run() async {
+        var consumerConfiguration = JetStreamConsumerConfiguration(durableName: "imn-archive", filterSubject: Subjects.allResults)
+        consumerConfiguration.ackWait = .seconds(60)
+        consumerConfiguration.maxDeliver = -1  // an outage of any length: the stream's age limit is the bound
+        consumerConfiguration.maxAckPending = configuration.batchSize * 4
+        var consumer: JetStreamPullConsumer?
+        var prepared = false
+        while (consumer == nil || !prepared) && !Task.isCancelled {
+            do {
+                if !prepared {
+                    try await prepare()
+                    prepared = true
+                    logger.info("archive ready", metadata: ["clickhouse": "\(client.url)", "table": "\(client.database).\(ArchiveSchema.table)"])
+                }
+                try await connection.jetStream.createOrUpdateStream(.imnResults)
+                consumer = try await connection.jetStream.pullConsumer(stream: Subjects.resultsStream, configuration: consumerConfiguration)
+            } catch {
+                logger.warning("archive not ready; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: configuration.retryDelay)
+            }
+        }
+        guard let consumer else { return }
+        defer { consumer.close() }
+        while !Task.isCancelled {
+            let messages = (try? await consumer.fetch(batch: configuration.batchSize, timeout: configuration.fetchWait)) ?? []
+            if !messages.isEmpty { await archive(messages) }
+        }
+    }
+
+    /// One fetched batch: transitions that are not terminal are acknowledged at once (the archive
+    /// keeps outcomes), the terminal ones after ClickHouse took them.
+    func archive(_ messages: [JetStreamMessage]) async {
+        var rows: [(message: JetStreamMessage, row: ArchiveRow)] = []
+        for message in messages {
+            guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)),
+                let state = ModuleStateName(rawValue: result.state)
+            else {
+                logger.warning("unreadable result message not archived", metadata: ["nats.subject": "\(message.subject)"])
+                try? message.term()
+                continue
+            }
+            guard state.isTerminal else {
+                try? message.ack()
+                continue
+            }
+            rows.append((message, ArchiveRow(result, location: location(result.agentID))))
+        }
+        guard !rows.isEmpty else { return }
+        do {
+            let stored = try await alreadyStored(rows)
+            var seen = stored
+            var fresh: [ArchiveRow] = []
+            for (_, row) in rows where seen.insert(row.requestID).inserted { fresh.append(row) }
+            if !fresh.isEmpty { try await insert(fresh) }
+            Counter(label: "imn_archive_rows_total", factory: factory).increment(by: fresh.count)
+            if rows.count > fresh.count {
+                Counter(label: "imn_archive_duplicates_skipped_total", factory: factory).increment(by: rows.count - fresh.count)
+            }
+            let now = Int64(Date.now.timeIntervalSince1970 * 1000)
+            if let oldest = fresh.map(\.timeMilliseconds).min() {
+                Timer(label: "imn_archive_lag_seconds", factory: factory).recordMilliseconds(max(0, now - oldest))
+            }
+            for (message, _) in rows { try? message.ack() }
+        } catch {
+            Counter(label: "imn_archive_failures_total", factory: factory).increment()
+            logger.warning(
+                "archive batch not stored; it will be offered again",
+                metadata: ["rows": "\(rows.count)", "error": "\(error)", "retry.after": "\(configuration.retryDelay)"])
+            for (message, _) in rows { try? message.nak(delay: configuration.retryDelay) }
+        }
+    }
+
+    /// The request ids of this batch's redelivered messages that ClickHouse already has.
+    func alreadyStored(_ rows: [(message: JetStreamMessage, row: ArchiveRow)]) async throws(ClickHouseError) -> Set<String> {
+        let again = rows.filter { $0.message.metadata.deliveryCount > 1 }.map(\.row)
+        guard let first = again.map(\.timeMilliseconds).min(), let last = again.map(\.timeMilliseconds).max() else { return [] }
+        let ids = Set(again.map(\.requestID)).map(ClickHouseClient.literal).joined(separator: ",")
+        let modules = Set(again.map(\.module)).map(ClickHouseClient.literal).joined(separator: ",")
+        let query = """
+            SELECT DISTINCT request_id FROM \(ArchiveSchema.table)
+            WHERE module IN (\(modules)) AND time >= toDateTime(\(first / 1000)) AND time <= toDateTime(\(last / 1000))
+            AND request_id IN (\(ids)) FORMAT JSONEachRow
+            """
+        let answer = try await client.execute(query)
+        return Set(try ClickHouseClient.rows(answer).compactMap { $0["request_id"]?.stringValue })
+    }
+
+    func insert(_ rows: [ArchiveRow]) async throws(ClickHouseError) {
+        var body: [UInt8] = []
+        body.reserveCapacity(rows.count * 512)
+        for var row in rows {
+            let size = row.output.utf8.count
+            if size > configuration.maxOutputBytes {
+                row.output =
+                    JSONValue.object([
+                        "not_archived": .string("the output is \(size) bytes, over the archive's limit of \(configuration.maxOutputBytes)")
+                    ]).text
+            }
+            body += row.jsonLine
+        }
+        _ = try await client.execute("INSERT INTO \(ArchiveSchema.table) FORMAT JSONEachRow", body: body, timeout: .seconds(50))
+    }
+}

@@ -1,0 +1,155 @@
+import Archive
+import Foundation
+import IMNCore
+import IMNTestSupport
+import NATSClient
+import Testing
+
+/// The ClickHouse archive with real servers: 10,000 results archived exactly once across a
+/// ClickHouse restart and an `imn server` killed with -9, and `GET /history` answering what the
+/// raw results give.
+@Suite(
+    .enabled(
+        if: ServerBinaries.redisAvailable && ServerBinaries.natsAvailable && ServerBinaries.clickHouseAvailable && ServerBinaries.imn != nil,
+        "redis-server, nats-server, clickhouse-server and the built imn binary are needed: run scripts/test"))
+struct ArchiveTests {
+    /// 1 November 2026, 00:00 UTC: the archived runs spread over that day.
+    static let day: Int64 = 1_793_491_200
+
+    /// A terminal ping result as an agent publishes it, with made-up RTTs (some lost) from `index`.
+    static func result(_ index: Int) -> (message: ResultMessage, rtts: [Double], sent: Int) {
+        let agent = index % 2 == 0 ? "agent_1" : "agent_2"
+        var message = ResultMessage(
+            requestID: "arch-\(index)", agentID: agent, module: "ping_module", moduleVersion: "1", state: index % 50 == 7 ? "error" : "completed",
+            atMilliseconds: (day + Int64(index) * 8) * 1000 + 5, agentStartedAtMilliseconds: 0, agentVersion: "test")
+        message.finishedAtMilliseconds = message.atMilliseconds
+        message.startedAtMilliseconds = message.atMilliseconds - 2000
+        let rtts: [Double?] = (0..<3).map { packet in (index + packet) % 13 == 0 ? nil : Double((index * 7 + packet * 3) % 97) / 10 + 0.25 }
+        message.output = [
+            "host": .string("192.0.2.\(index % 3)"), "address": .string("192.0.2.\(index % 3)"), "sent": 3,
+            "received": .number(Double(rtts.compactMap { $0 }.count)),
+            "packets": .array(rtts.map { ["rtt_ms": $0.map(JSONValue.number) ?? .null] }),
+        ]
+        return (message, rtts.compactMap { $0 }, 3)
+    }
+
+    static func publish(_ range: Range<Int>, _ connection: NATSConnection) async throws {
+        for chunk in stride(from: range.lowerBound, to: range.upperBound, by: 500) {
+            let messages = (chunk..<min(chunk + 500, range.upperBound)).map { index in
+                let message = result(index).message
+                var headers = NATSHeaders()
+                headers.add("Nats-Msg-Id", "\(message.requestID):\(message.state)")
+                return NATSOutgoing(
+                    subject: Subjects.result(agent: message.agentID, module: message.module), payload: message.jsonBytes, headers: headers)
+            }
+            for outcome in await connection.jetStream.publish(messages, timeout: .seconds(10)) { _ = try outcome.get() }
+        }
+    }
+
+    static func count(_ clickHouse: ClickHouseClient) async -> (rows: Int, ids: Int)? {
+        guard let body = try? await clickHouse.execute("SELECT count() AS rows, uniqExact(request_id) AS ids FROM results FORMAT JSONEachRow"),
+            let row = try? ClickHouseClient.rows(body).first
+        else { return nil }
+        return (Int(row["rows"]?.numberValue ?? 0), Int(row["ids"]?.numberValue ?? 0))
+    }
+
+    @Test(.timeLimit(.minutes(4))) func tenThousandResultsArchivedOnceAcrossAClickHouseRestartAndAServerKill9() async throws {
+        try await EndToEndTests.withBackends { backends in
+            try await withClickHouseServer { clickHouseServer in
+                let directory = FileManager.default.temporaryDirectory.appendingPathComponent("imn-archive-\(UUID().uuidString)")
+                try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: directory) }
+                let server = IMNProcesses.server(
+                    port: FreePort.next(), natsURL: backends.natsURL, dbosAddress: backends.dbosAddress, directory: directory,
+                    environment: ["IMN_CLICKHOUSE_URL": clickHouseServer.clickHouseURL, "OTEL_SDK_DISABLED": "true"])
+                try await withServer(server) { server in
+                    let connection = try await NATSConnection.connect(NATSConfiguration(url: backends.natsURL))
+                    defer { Task { await connection.close() } }
+                    let clickHouse = try ClickHouseClient(url: clickHouseServer.clickHouseURL, database: "imn")
+                    try await Self.publish(0..<3000, connection)
+                    #expect(await eventually(timeout: .seconds(60)) { (await Self.count(clickHouse))?.rows ?? 0 >= 1000 })
+                    // ClickHouse goes away mid-stream: batches are offered again until it is back.
+                    await clickHouseServer.kill9()
+                    try await Self.publish(3000..<6000, connection)
+                    try await Task.sleep(for: .seconds(3))
+                    try await clickHouseServer.restart()
+                    // The server is killed with -9 while archiving: what it held unacknowledged comes back.
+                    #expect(await eventually(timeout: .seconds(60)) { (await Self.count(clickHouse))?.rows ?? 0 >= 4000 })
+                    try await Self.publish(6000..<10_000, connection)
+                    await server.kill9()
+                    try await Task.sleep(for: .seconds(1))
+                    try await server.restart()
+                    // Unacknowledged messages return after the archive consumer's ack wait (60 s).
+                    #expect(
+                        await eventually(timeout: .seconds(150), poll: .milliseconds(500)) { (await Self.count(clickHouse))?.rows ?? 0 >= 10_000 })
+                    try await Task.sleep(for: .seconds(2))
+                    let counted = await Self.count(clickHouse)
+                    #expect(counted?.rows == 10_000, "rows: \(String(describing: counted))")
+                    #expect(counted?.ids == 10_000)
+                    try await Self.expectHistoryMatchesTheRawResults(port: server.port)
+                }
+            }
+        }
+    }
+
+    /// GET /history per hour and agent equals the same aggregates computed here from what was published.
+    static func expectHistoryMatchesTheRawResults(port: Int) async throws {
+        let reply = try await HTTP.request(
+            "GET", port: port, path: "/history?module=ping_module&from=\(day)&to=\(day + 86_400)&step=1h&group_by=agent")
+        #expect(reply.status == 200, "\(reply.body)")
+        let series = reply.json?["series"]?.arrayValue ?? []
+        #expect(series.count == 2)
+        var expected: [String: [Int64: (runs: Int, failed: Int, sent: Int, received: Int, rtts: [Double])]] = [:]
+        for index in 0..<10_000 {
+            let (message, rtts, sent) = result(index)
+            let bucket = (message.atMilliseconds / 1000) / 3600 * 3600
+            var entry = expected[message.agentID, default: [:]][bucket] ?? (0, 0, 0, 0, [])
+            entry.runs += 1
+            entry.failed += message.state == "completed" ? 0 : 1
+            entry.sent += sent
+            entry.received += rtts.count
+            entry.rtts += rtts
+            expected[message.agentID, default: [:]][bucket] = entry
+        }
+        var points = 0
+        for line in series {
+            let agent = line["group"]?.stringValue ?? ""
+            for point in line["points"]?.arrayValue ?? [] {
+                points += 1
+                let time = try #require(point["time"]?.stringValue.flatMap { ISO8601DateFormatter().date(from: $0) })
+                let want = try #require(expected[agent]?[Int64(time.timeIntervalSince1970)])
+                #expect(point["runs"]?.numberValue == Double(want.runs))
+                #expect(point["failed"]?.numberValue == Double(want.failed))
+                #expect(point["sent"]?.numberValue == Double(want.sent) && point["received"]?.numberValue == Double(want.received))
+                let sorted = want.rtts.sorted()
+                let rtt = point["rtt_ms"]
+                #expect(rtt?["min"]?.numberValue == sorted.first && rtt?["max"]?.numberValue == sorted.last)
+                #expect(abs((rtt?["avg"]?.numberValue ?? 0) - sorted.reduce(0, +) / Double(sorted.count)) < 1e-9)
+                // quantileExact: the value at floor(level × n) of the sorted samples.
+                #expect(rtt?["p50"]?.numberValue == sorted[min(sorted.count - 1, Int(0.5 * Double(sorted.count)))])
+                #expect(rtt?["p95"]?.numberValue == sorted[min(sorted.count - 1, Int(0.95 * Double(sorted.count)))])
+            }
+        }
+        #expect(points == expected.values.map(\.count).reduce(0, +))
+    }
+
+    @Test func historyWithoutTheArchiveIs501AndBadQueriesAre422() async throws {
+        try await EndToEndTests.withStack { stack in
+            let off = try await HTTP.request("GET", port: stack.port, path: "/history?module=ping_module")
+            #expect(off.status == 501)
+            #expect(off.json?["detail"]?.stringValue?.contains("--clickhouse-url") == true)
+        }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "from": "10", "to": "5"], now: 100) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "from": "0", "step": "1s"], now: 86_400 * 30) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "group_by": "planet"], now: 100) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "asn": "-3"], now: 100) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "colour": "red"], now: 100) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "from": "yesterday"], now: 100) }
+        let week = try HistoryQuery(["module": "ping_module", "to": "2026-12-07T00:00:00Z", "country": "de"], now: 0)
+        #expect(week.step == 300 && week.to - week.from == 86_400)
+        #expect(week.sql.contains("country = 'DE'"))
+        let quoted = try HistoryQuery(["module": "ping'); DROP TABLE results; --", "target": "a\\'b"], now: 100_000)
+        #expect(quoted.sql.contains(#"module = 'ping\'); DROP TABLE results; --'"#))
+        #expect(quoted.sql.contains(#"target = 'a\\\'b'"#))
+    }
+}
