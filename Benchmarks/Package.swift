@@ -30,6 +30,7 @@ let package = Package(
                 .product(name: "DNSClient", package: "imn"),
                 .product(name: "IMNCore", package: "imn"),
                 .product(name: "OTLP", package: "imn"),
+                .product(name: "Archive", package: "imn"),
                 .product(name: "OTel", package: "swift-otel"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

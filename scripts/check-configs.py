@@ -93,14 +93,14 @@ if collector_port is None or f"otel-collector:{collector_port}" not in scraped:
 compose = yaml.safe_load((root / "compose.yaml").read_text())
 PUBLISHED = {"server": {8000}, "opensearch-dashboards": {5601}, "prometheus": {9090}, "otel-collector": {4317, 4318}}
 STORES = {"nats": "/data", "redis": "/data", "opensearch": "/usr/share/opensearch/data", "prometheus": "/prometheus", "agent_1": "/state",
-          "agent_2": "/state"}
+          "agent_2": "/state", "clickhouse": "/var/lib/clickhouse"}
 for service, body in compose["services"].items():
     for volume in body.get("volumes", []) or []:
         host = volume.split(":")[0]
         if host.startswith("./") and not (root / host).exists():
             problems.append(f"compose: {service} mounts {host}, which does not exist")
     image = body.get("image", "")
-    if "build" not in body and not re.search(r":v?\d+\.\d+\.\d+(-[a-z]+)?$", image):
+    if "build" not in body and not re.search(r":v?\d+\.\d+\.\d+(\.\d+)?(-[a-z]+)?$", image):
         problems.append(f"compose: {service} image '{image}' is not pinned to an exact version")
     ports = body.get("ports", []) or []
     for port in ports:

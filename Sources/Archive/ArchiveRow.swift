@@ -82,25 +82,69 @@ public struct ArchiveRow: Sendable, Equatable {
         }
     }
 
-    /// The row as one line of `INSERT … FORMAT JSONEachRow`.
-    public var jsonLine: [UInt8] {
-        func optional(_ value: Double?) -> JSONValue { value.map(JSONValue.number) ?? .null }
-        let fields: [String: JSONValue] = [
-            "request_id": .string(requestID), "agent_id": .string(agentID), "module": .string(module),
-            "module_version": .string(moduleVersion), "state": .string(state), "target": .string(target), "address": .string(address),
-            "time": .number(Double(timeMilliseconds / 1000)), "time_ms": .number(Double(timeMilliseconds)),
-            "duration_ms": optional(durationMilliseconds),
-            "continent": .string(location.continent ?? ""), "country": .string(location.country ?? ""),
-            "region": .string(location.region ?? ""), "city": .string(location.city ?? ""),
-            "latitude": optional(location.latitude), "longitude": optional(location.longitude),
-            "asn": .number(Double(location.asn ?? 0)), "network": .string(location.network ?? ""),
-            "tags": .array(location.tags.map(JSONValue.string)),
-            "sent": .number(Double(sent)), "received": .number(Double(received)), "rtts": .array(rtts.map(JSONValue.number)),
-            "hops": .number(Double(hops)), "reached": .number(reached ? 1 : 0), "http_status": .number(Double(httpStatus)),
-            "resolve_ms": optional(phases["resolve"]), "connect_ms": optional(phases["connect"]), "tls_ms": optional(phases["tls"]),
-            "first_byte_ms": optional(phases["first_byte"]), "total_ms": optional(phases["total"]),
-            "error": .string(error), "output": .string(output),
-        ]
-        return JSONValue.object(fields).bytes + [UInt8(ascii: "\n")]
+    /// Appends the row as one line of `INSERT … FORMAT JSONEachRow` (written field by field:
+    /// the archive writes tens of thousands a second).
+    public func writeJSONLine(into line: inout [UInt8]) {
+        var first = true
+        func key(_ name: StaticString) {
+            line.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            first = false
+            line.append(UInt8(ascii: "\""))
+            line.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            line.append(contentsOf: "\":".utf8)
+        }
+        func string(_ name: StaticString, _ value: String) {
+            key(name)
+            JSONValue.write(value, into: &line)
+        }
+        func number(_ name: StaticString, _ value: Double?) {
+            key(name)
+            if let value { JSONValue.write(value, into: &line) } else { line.append(contentsOf: "null".utf8) }
+        }
+        string("request_id", requestID)
+        string("agent_id", agentID)
+        string("module", module)
+        string("module_version", moduleVersion)
+        string("state", state)
+        string("target", target)
+        string("address", address)
+        number("time", Double(timeMilliseconds / 1000))
+        number("time_ms", Double(timeMilliseconds))
+        number("duration_ms", durationMilliseconds)
+        string("continent", location.continent ?? "")
+        string("country", location.country ?? "")
+        string("region", location.region ?? "")
+        string("city", location.city ?? "")
+        number("latitude", location.latitude)
+        number("longitude", location.longitude)
+        number("asn", Double(location.asn ?? 0))
+        string("network", location.network ?? "")
+        key("tags")
+        line.append(UInt8(ascii: "["))
+        for (index, tag) in location.tags.enumerated() {
+            if index > 0 { line.append(UInt8(ascii: ",")) }
+            JSONValue.write(tag, into: &line)
+        }
+        line.append(UInt8(ascii: "]"))
+        number("sent", Double(sent))
+        number("received", Double(received))
+        key("rtts")
+        line.append(UInt8(ascii: "["))
+        for (index, rtt) in rtts.enumerated() {
+            if index > 0 { line.append(UInt8(ascii: ",")) }
+            JSONValue.write(rtt, into: &line)
+        }
+        line.append(UInt8(ascii: "]"))
+        number("hops", Double(hops))
+        number("reached", reached ? 1 : 0)
+        number("http_status", Double(httpStatus))
+        number("resolve_ms", phases["resolve"])
+        number("connect_ms", phases["connect"])
+        number("tls_ms", phases["tls"])
+        number("first_byte_ms", phases["first_byte"])
+        number("total_ms", phases["total"])
+        string("error", error)
+        string("output", output)
+        line.append(contentsOf: "}\n".utf8)
     }
 }

@@ -8,6 +8,8 @@ import NIOPosix
 public final class ClickHouseClient: @unchecked Sendable {
     /// `http://[user:password@]host:8123`; user and password travel as HTTP basic authentication.
     public let url: String
+    /// `url` without its user and password, for logs.
+    public let address: String
     public let database: String
     private let handle: UnsafeMutableRawPointer
     private let thread = NIOThreadPool(numberOfThreads: 1)
@@ -25,6 +27,7 @@ public final class ClickHouseClient: @unchecked Sendable {
         curl_global_init(Int(CURL_GLOBAL_DEFAULT))
         guard let handle = curl_easy_init() else { throw .unreachable("libcurl could not start") }
         self.url = base
+        address = "\(parsed.scheme ?? "http")://\(parsed.host ?? "")" + (parsed.port.map { ":\($0)" } ?? "")
         self.database = database
         self.handle = handle
         thread.start()

@@ -42,7 +42,7 @@ public final class ResultArchiver: Sendable {
 
     /// `location`: an agent's location as the server last heard it, by agent id.
     public init(
-        configuration: Configuration, connection: NATSConnection, factory: any MetricsFactory, logger: Logger,
+        configuration: Configuration, connection: NATSConnection, factory: any MetricsFactory = NOOPMetricsHandler.instance, logger: Logger,
         location: @escaping @Sendable (String) -> AgentLocation?
     ) throws(ClickHouseError) {
         client = try ClickHouseClient(url: configuration.url, database: configuration.database)
@@ -71,7 +71,7 @@ public final class ResultArchiver: Sendable {
                 if !prepared {
                     try await prepare()
                     prepared = true
-                    logger.info("archive ready", metadata: ["clickhouse": "\(client.url)", "table": "\(client.database).\(ArchiveSchema.table)"])
+                    logger.info("archive ready", metadata: ["clickhouse": "\(client.address)", "table": "\(client.database).\(ArchiveSchema.table)"])
                 }
                 try await connection.jetStream.createOrUpdateStream(.imnResults)
                 consumer = try await connection.jetStream.pullConsumer(stream: Subjects.resultsStream, configuration: consumerConfiguration)
@@ -82,10 +82,16 @@ public final class ResultArchiver: Sendable {
         }
         guard let consumer else { return }
         defer { consumer.close() }
+        let (batchSize, fetchWait) = (configuration.batchSize, configuration.fetchWait)
+        // The next batch is fetched while this one is stored (what is fetched and never stored
+        // at a shutdown comes back after the ack wait).
+        var next = Task { (try? await consumer.fetch(batch: batchSize, timeout: fetchWait)) ?? [] }
         while !Task.isCancelled {
-            let messages = (try? await consumer.fetch(batch: configuration.batchSize, timeout: configuration.fetchWait)) ?? []
+            let messages = await next.value
+            next = Task { (try? await consumer.fetch(batch: batchSize, timeout: fetchWait)) ?? [] }
             if !messages.isEmpty { await archive(messages) }
         }
+        next.cancel()
     }
 
     /// One fetched batch: transitions that are not terminal are acknowledged at once (the archive
@@ -93,7 +99,7 @@ public final class ResultArchiver: Sendable {
     func archive(_ messages: [JetStreamMessage]) async {
         var rows: [(message: JetStreamMessage, row: ArchiveRow)] = []
         for message in messages {
-            guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)),
+            guard let result = ResultMessage(json: message.payload),
                 let state = ModuleStateName(rawValue: result.state)
             else {
                 logger.warning("unreadable result message not archived", metadata: ["nats.subject": "\(message.subject)"])
@@ -131,6 +137,26 @@ public final class ResultArchiver: Sendable {
         }
     }
 
+    /// The rows of terminal results; other transitions are acknowledged at once, unreadable
+    /// messages terminated.
+    private func rows(_ messages: ArraySlice<JetStreamMessage>) -> [(message: JetStreamMessage, row: ArchiveRow)] {
+        var rows: [(message: JetStreamMessage, row: ArchiveRow)] = []
+        rows.reserveCapacity(messages.count)
+        for message in messages {
+            guard let result = ResultMessage(json: message.payload), let state = ModuleStateName(rawValue: result.state) else {
+                logger.warning("unreadable result message not archived", metadata: ["nats.subject": "\(message.subject)"])
+                try? message.term()
+                continue
+            }
+            guard state.isTerminal else {
+                try? message.ack()
+                continue
+            }
+            rows.append((message, ArchiveRow(result, location: location(result.agentID))))
+        }
+        return rows
+    }
+
     /// The request ids of this batch's redelivered messages that ClickHouse already has.
     func alreadyStored(_ rows: [(message: JetStreamMessage, row: ArchiveRow)]) async throws(ClickHouseError) -> Set<String> {
         let again = rows.filter { $0.message.metadata.deliveryCount > 1 }.map(\.row)
@@ -157,7 +183,7 @@ public final class ResultArchiver: Sendable {
                         "not_archived": .string("the output is \(size) bytes, over the archive's limit of \(configuration.maxOutputBytes)")
                     ]).text
             }
-            body += row.jsonLine
+            row.writeJSONLine(into: &body)
         }
         _ = try await client.execute("INSERT INTO \(ArchiveSchema.table) FORMAT JSONEachRow", body: body, timeout: .seconds(50))
     }

@@ -115,7 +115,7 @@ final class ResultIngestor: Sendable {
         }
         for message in messages {
             let known = message.headers["Nats-Msg-Id"].flatMap { id in decoded.withLock { $0.removeValue(forKey: id) } }
-            guard let result = known ?? (try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload))), Self.step(result.state) != nil
+            guard let result = known ?? ResultMessage(json: message.payload), Self.step(result.state) != nil
             else {
                 logger.warning("unreadable result message dropped", metadata: ["nats.subject": "\(message.subject)"])
                 try? message.term()
@@ -165,7 +165,7 @@ final class ResultIngestor: Sendable {
     /// `?wait` on that single run answers from it now, before its lane applies it; until the lane
     /// has, a read of the request waits for the writes (`IngestionInFlight`).
     func answerWaits(_ message: JetStreamMessage) {
-        guard let result = try? JSONDecoder().decode(ResultMessage.self, from: Data(message.payload)),
+        guard let result = ResultMessage(json: message.payload),
             ModuleStateName(rawValue: result.state)?.isTerminal == true
         else { return }
         if let id = message.headers["Nats-Msg-Id"] {

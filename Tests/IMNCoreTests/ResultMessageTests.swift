@@ -3,7 +3,8 @@ import Testing
 
 @testable import IMNCore
 
-/// The agent writes result messages with `jsonBytes`; every reader decodes them with `JSONDecoder`.
+/// The agent writes result messages with `jsonBytes`; the server reads them with `init(json:)`,
+/// which must read what `JSONDecoder` reads.
 struct ResultMessageTests {
     @Test func jsonBytesAreWhatJSONEncoderWritesAndDecodeBack() throws {
         var done = ResultMessage(
@@ -23,7 +24,25 @@ struct ResultMessageTests {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for message in [done, failed, started] {
             #expect(try JSONDecoder().decode(ResultMessage.self, from: Data(message.jsonBytes)) == message)
+            #expect(ResultMessage(json: message.jsonBytes) == message)
             #expect(String(decoding: message.jsonBytes, as: UTF8.self) == String(decoding: try encoder.encode(message), as: UTF8.self))
+        }
+    }
+
+    @Test func initFromJSONRefusesWhatJSONDecoderRefuses() {
+        let cases = [
+            #"{"request_id":"r","agent_id":"a","module":"m","module_version":"1","state":"completed","at_ms":5,"agent_started_at_ms":1,"agent_version":"v"}"#,
+            #"{"request_id":"r","agent_id":"a","module":"m","module_version":"1","state":"completed","at_ms":5.5,"agent_started_at_ms":1,"agent_version":"v"}"#,
+            #"{"request_id":"r","agent_id":"a","module":"m","module_version":"1","state":"completed","at_ms":5,"agent_version":"v"}"#,
+            #"{"request_id":"r","agent_id":"a","module":"m","module_version":"1","state":"x","at_ms":5,"agent_started_at_ms":1,"agent_version":"v","error":null,"output":null,"started_at_ms":null}"#,
+            #"{"request_id":"r","agent_id":"a","module":"m","module_version":"1","state":"x","at_ms":5,"agent_started_at_ms":1,"agent_version":"v","error":3}"#,
+            #"{"request_id":7,"agent_id":"a","module":"m","module_version":"1","state":"x","at_ms":5,"agent_started_at_ms":1,"agent_version":"v"}"#,
+            #"{"request_id":"r","agent_id":"a","module":"m","module_version":"1","state":"x","at_ms":5,"agent_started_at_ms":1,"agent_version":"v","started_at_ms":"1"}"#,
+            "[]", "not json",
+        ]
+        for text in cases {
+            let theirs = try? JSONDecoder().decode(ResultMessage.self, from: Data(text.utf8))
+            #expect(ResultMessage(json: Array(text.utf8)) == theirs, "\(text) → \(String(describing: theirs))")
         }
     }
 }

@@ -153,3 +153,41 @@ struct ArchiveTests {
         #expect(quoted.sql.contains(#"target = 'a\\\'b'"#))
     }
 }
+
+/// What each module's output becomes in the archive's typed columns, and the JSONEachRow line.
+struct ArchiveRowTests {
+    static func message(_ module: String, _ output: JSONValue?, state: String = "completed") -> ResultMessage {
+        var message = ResultMessage(
+            requestID: "r\"1", agentID: "agent_1", module: module, moduleVersion: "1", state: state, atMilliseconds: 1_793_491_200_123,
+            agentStartedAtMilliseconds: 0, agentVersion: "t")
+        message.output = output
+        message.error = output == nil ? "timed out\nafter 5 s" : nil
+        return message
+    }
+
+    @Test func figuresByModule() throws {
+        let ping = ArchiveRow(
+            Self.message("ping_module", ["host": "example.net", "address": "192.0.2.1", "sent": 3, "received": 2, "packets": [["rtt_ms": 1.5], ["rtt_ms": nil], ["rtt_ms": 2.5]]]),
+            location: AgentLocation(country: "DE", asn: 3320, tags: ["eyeball", "ipv6"]))
+        #expect(ping.target == "example.net" && ping.sent == 3 && ping.received == 2 && ping.rtts == [1.5, 2.5])
+        let tcping = ArchiveRow(Self.message("tcping", ["host": "h", "sent": 2, "connected": 1, "attempts": [["connect_ms": 3.0], ["detail": "refused"]]]), location: nil)
+        #expect(tcping.rtts == [3.0] && tcping.received == 1)
+        let http = ArchiveRow(Self.message("http", ["url": "https://x/", "status": 200, "timings_ms": ["resolve": 1, "connect": 2, "tls": 3, "first_byte": 5, "total": 9]]), location: nil)
+        #expect(http.target == "https://x/" && http.httpStatus == 200 && http.rtts == [9] && http.phases["tls"] == 3)
+        let dns = ArchiveRow(Self.message("dns", ["name": "example.org", "rcode": "NOERROR", "query_time_ms": 4.25]), location: nil)
+        #expect(dns.target == "example.org" && dns.rtts == [4.25] && dns.received == 1)
+        let trace = ArchiveRow(Self.message("traceroute", ["host": "h", "hop_count": 7, "reached": true, "hops": []]), location: nil)
+        #expect(trace.hops == 7 && trace.reached)
+        let failed = ArchiveRow(Self.message("ping_module", nil, state: "failed"), location: nil)
+        #expect(failed.target == "" && failed.output == "" && failed.error.contains("timed out"))
+
+        var line: [UInt8] = []
+        ping.writeJSONLine(into: &line)
+        #expect(line.last == UInt8(ascii: "\n"))
+        let row = try #require(JSONValue(parsing: line.dropLast()))
+        #expect(row["request_id"] == "r\"1" && row["time"] == 1_793_491_200 && row["time_ms"] == 1_793_491_200_123)
+        #expect(row["country"] == "DE" && row["asn"] == 3320 && row["tags"] == ["eyeball", "ipv6"] && row["rtts"] == [1.5, 2.5])
+        #expect(row["duration_ms"] == .null && row["tls_ms"] == .null)
+        #expect(JSONValue(parsing: Array((row["output"]?.stringValue ?? "").utf8))?["host"] == "example.net")
+    }
+}

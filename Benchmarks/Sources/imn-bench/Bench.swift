@@ -6,7 +6,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Prints throughput figures of IMN's clients against real servers on loopback.",
         subcommands: [
             RedisBench.self, NATSBench.self, DBOSBench.self, StoreBench.self, AgentBench.self, ServerBench.self, OTLPBench.self, LiveBench.self,
-            MeasurementBench.self,
+            MeasurementBench.self, ArchiveBench.self,
         ])
 }
 

@@ -48,9 +48,10 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue {
-    /// Parses JSON text; nil when it is not JSON.
+    /// Parses JSON text with ``JSONParser`` (what `JSONDecoder` accepts); nil when it is not JSON.
     public init?(parsing bytes: some Sequence<UInt8>) {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else { return nil }
+        let parsed: JSONValue?? = bytes.withContiguousStorageIfAvailable { JSONParser.parse($0) }
+        guard let value = parsed ?? Array(bytes).withUnsafeBufferPointer({ JSONParser.parse($0) }) else { return nil }
         self = value
     }
 
@@ -92,7 +93,7 @@ extension JSONValue {
 
     /// Whole numbers as integers (so that integers stay integers for other tools), others in
     /// Swift's shortest round-trip form, as JSONEncoder writes them.
-    static func write(_ value: Double, into output: inout [UInt8]) {
+    public static func write(_ value: Double, into output: inout [UInt8]) {
         guard value.isFinite else {
             output += "null".utf8
             return
@@ -105,8 +106,15 @@ extension JSONValue {
         output += (text.hasSuffix(".0") ? text.dropLast(2) : Substring(text)).utf8
     }
 
-    static func write(_ string: String, into output: inout [UInt8]) {
+    /// `string` as a JSON string literal: quoted, with what must be escaped escaped.
+    public static func write(_ string: String, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
+        // The common case, nothing to escape, in one copy.
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            output.append(contentsOf: string.utf8)
+            output.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in string.utf8 {
             switch byte {
             case UInt8(ascii: "\""): output += "\\\"".utf8

@@ -45,6 +45,39 @@ public struct ResultMessage: Sendable, Hashable, Codable {
         return JSONValue.object(fields).bytes
     }
 
+    /// The message from its JSON (what ``jsonBytes`` writes): what `JSONDecoder` reads from the
+    /// same bytes, at a fraction of its cost (the server reads every transition twice: ingestion
+    /// and the archive). Nil when the bytes are not such a message.
+    public init?(json bytes: some Sequence<UInt8>) {
+        guard let fields = JSONValue(parsing: bytes)?.objectValue else { return nil }
+        func string(_ key: String) -> String?? {
+            switch fields[key] {
+            case nil, .null?: .some(nil)
+            case .string(let value)?: .some(value)
+            default: nil
+            }
+        }
+        func integer(_ key: String) -> Int64?? {
+            switch fields[key] {
+            case nil, .null?: .some(nil)
+            case .number(let value)?: Int64(exactly: value).map { .some($0) }
+            default: nil
+            }
+        }
+        guard let requestID = string("request_id") ?? nil, let agentID = string("agent_id") ?? nil, let module = string("module") ?? nil,
+            let moduleVersion = string("module_version") ?? nil, let state = string("state") ?? nil, let at = integer("at_ms") ?? nil,
+            let agentStarted = integer("agent_started_at_ms") ?? nil, let agentVersion = string("agent_version") ?? nil,
+            let started = integer("started_at_ms"), let finished = integer("finished_at_ms"), let error = string("error")
+        else { return nil }
+        self.init(
+            requestID: requestID, agentID: agentID, module: module, moduleVersion: moduleVersion, state: state, atMilliseconds: at,
+            agentStartedAtMilliseconds: agentStarted, agentVersion: agentVersion)
+        startedAtMilliseconds = started
+        finishedAtMilliseconds = finished
+        self.error = error
+        if let value = fields["output"], value != .null { output = value }  // null is no output, as for JSONDecoder
+    }
+
     /// The deduplication id of this transition.
     public var messageID: String { "\(requestID):\(state)" }
 

@@ -57,6 +57,10 @@ public enum MetricHelp {
         "imn_server_heartbeat_lag_seconds": "From an agent sending a heartbeat to the registry holding it (wall clocks).",
         "imn_server_live_clients": "Clients of the live stream (WebSocket and SSE) on this server.",
         "imn_server_live_dropped_total": "Live events dropped from slow clients' queues.",
+        "imn_archive_rows_total": "Terminal results this server stored in the ClickHouse archive.",
+        "imn_archive_duplicates_skipped_total": "Redelivered results the archive already held, not stored again.",
+        "imn_archive_failures_total": "Archive batches ClickHouse did not take (down, slow, refusing); offered again after a delay.",
+        "imn_archive_lag_seconds": "From a run's end to its batch being stored in the archive (oldest row of each batch).",
         // DBOS
         "imn_dbos_rpcs_total": "DBOS gRPC calls served, by method and status code.",
         "imn_dbos_rpc_duration_seconds": "DBOS gRPC call latency, by method.",
