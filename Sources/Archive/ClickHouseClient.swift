@@ -58,15 +58,17 @@ public final class ClickHouseClient: @unchecked Sendable {
     private func perform(_ query: String, body: [UInt8], settings: [String: String], timeout: Duration) -> Result<[UInt8], ClickHouseError> {
         lock.lock()
         defer { lock.unlock() }
-        // The query in the URL, the data in the body: ClickHouse reads an INSERT's rows from the body.
+        // A query alone travels in the body (no URL length limit: a check of 5,000 request ids is
+        // long); an INSERT's query in the URL and its rows in the body.
         var allowed = CharacterSet.urlQueryAllowed
         allowed.remove(charactersIn: "&=+;,/?#")
         func encoded(_ text: String) -> String { text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text }
         // Counts as JSON numbers, not strings, in JSONEachRow answers.
         var parameters = ["database": database, "output_format_json_quote_64bit_integers": "0"]
         parameters.merge(settings) { $1 }
-        let address =
-            "\(url)/?" + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(encoded($0.value))&" }.joined() + "query=\(encoded(query))"
+        if !body.isEmpty { parameters["query"] = query }
+        let address = "\(url)/?" + parameters.sorted { $0.key < $1.key }.map { "\($0.key)=\(encoded($0.value))" }.joined(separator: "&")
+        let body = body.isEmpty ? Array(query.utf8) : body
         let sink = Sink()
         let context = Unmanaged.passRetained(sink)
         defer { context.release() }

@@ -1,7 +1,8 @@
 /// `GET /` for browsers: the agents with their location, alive state and last heartbeat, a live
 /// feed of results, an RTT chart per agent and target, a form that runs a module on an agent from
 /// the input schema it advertises, and one that measures from many agents chosen by country, ASN
-/// and tag, with its runs in a table by location (`/#measure?tag=…&module=…` fills it and runs it). Self-contained (no CDN, no build step): it reads `/agents`,
+/// and tag, with its runs in a table by location (`/#measure?tag=…&module=…` fills it and runs it), and
+/// the archive's history (`GET /history`) charted as p50 and p95 per group (`/#history?…` draws it). Self-contained (no CDN, no build step): it reads `/agents`,
 /// recent results, and follows `/live/events` with `fetch`, so a bearer token (kept in the
 /// browser's local storage) works for everything.
 enum WebPage {
@@ -46,6 +47,14 @@ enum WebPage {
         <tbody id="many-runs"><tr><td colspan="4" class="muted">—</td></tr></tbody></table><div id="many-summary" class="muted"></div></section>
         <section class="wide"><h2>RTT by agent and target (ms)</h2><svg id="chart" viewBox="0 0 1000 260" preserveAspectRatio="none"></svg>
         <div id="legend" class="muted">no RTTs yet: run ping_module or tcping_module</div></section>
+        <section class="wide"><h2>History (ClickHouse archive)</h2><form id="history">
+        <div style="display:flex;gap:.5em"><input id="history-module" value="ping_module" title="module"><input id="history-target" placeholder="target, e.g. 192.0.2.1">
+        <input id="history-country" placeholder="country"><select id="history-range"><option value="3600">last hour</option><option value="86400" selected>last day</option>
+        <option value="604800">last week</option><option value="2592000">last 30 days</option></select>
+        <select id="history-group"><option value="">all together</option><option>agent</option><option>country</option><option>asn</option><option>target</option></select>
+        <button type="submit" style="margin-top:0">Show</button></div></form>
+        <svg id="history-chart" viewBox="0 0 1000 260" preserveAspectRatio="none"></svg>
+        <div id="history-legend" class="muted">RTT p50 (solid) and p95 (dashed) per step, from GET /history</div></section>
         <section class="wide"><h2>Results, live</h2><div id="feed"><div class="muted">waiting for results…</div></div></section>
         </main>
         <script>
@@ -210,6 +219,48 @@ enum WebPage {
           $("legend").innerHTML = keys.map((k, i) => `<span style="color:${colors[i % colors.length]}">■</span> ${esc(k)}`).join(" &nbsp; ");
         }
 
+        // GET /history drawn as p50 (solid) and p95 (dashed) per group; the archive being off is said as the server says it.
+        async function showHistory(extra = {}) {
+          const query = new URLSearchParams({module: $("history-module").value});
+          for (const [name, id] of [["target", "history-target"], ["country", "history-country"], ["group_by", "history-group"]]) {
+            if ($(id).value) query.set(name, $(id).value);
+          }
+          const now = Math.floor(Date.now() / 1000);
+          query.set("from", now - Number($("history-range").value));
+          query.set("to", now);
+          for (const [name, value] of Object.entries(extra)) query.set(name, value);
+          const response = await api("/history?" + query);
+          const body = await response.json();
+          if (!response.ok) {
+            $("history-chart").innerHTML = "";
+            $("history-legend").textContent = body.detail || body.title || response.statusText;
+            return;
+          }
+          const lines = (body.series || []).map((s, i) => ({name: s.group ?? "all", color: colors[i % colors.length],
+            points: s.points.filter(p => p.rtt_ms).map(p => [Date.parse(p.time), p.rtt_ms.p50, p.rtt_ms.p95])}));
+          const all = lines.flatMap(l => l.points);
+          if (!all.length) {
+            $("history-chart").innerHTML = "";
+            $("history-legend").textContent = `no archived ${body.module} runs with RTTs in this range`;
+            return;
+          }
+          const [t0, t1] = [Math.min(...all.map(p => p[0])), Math.max(...all.map(p => p[0]))];
+          const top = Math.max(...all.map(p => p[2])) * 1.1 || 1;
+          const x = t => 40 + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * 940;
+          const y = v => 240 - v / top * 220;
+          let svg = `<line x1="40" y1="240" x2="990" y2="240" stroke="#999"/><line x1="40" y1="20" x2="40" y2="240" stroke="#999"/>` +
+            `<text x="0" y="24" font-size="12">${top.toFixed(2)}</text><text x="0" y="240" font-size="12">0</text>`;
+          for (const line of lines) {
+            const path = index => line.points.map(p => `${x(p[0]).toFixed(1)},${y(p[index]).toFixed(1)}`).join(" ");
+            svg += `<polyline class="p50" fill="none" stroke="${line.color}" stroke-width="2" points="${path(1)}"/>` +
+              `<polyline class="p95" fill="none" stroke="${line.color}" stroke-width="1" stroke-dasharray="4 3" points="${path(2)}"/>`;
+          }
+          $("history-chart").innerHTML = svg;
+          $("history-legend").innerHTML = `${esc(body.module)}, step ${body.step_seconds} s: ` +
+            lines.map(l => `<span class="history-series" style="color:${l.color}">■ ${esc(l.name)}</span>`).join(" &nbsp; ");
+        }
+        $("history").addEventListener("submit", event => { event.preventDefault(); showHistory().catch(error => { $("history-legend").textContent = String(error); }); });
+
         async function loadRecentResults() {
           for (const agent of agents) {
             const since = Date.now() - 3600 * 1000;
@@ -258,7 +309,17 @@ enum WebPage {
           if (wanted.has("module")) { renderManyForm(); $("many-module").value = wanted.get("module"); }
           $("many").requestSubmit();
         }
-        loadAgents().then(measureFromLink).then(loadRecentResults).catch(error => { $("status").textContent = String(error); });
+        // /#history?module=ping_module&group_by=agent&from=…&to=…&step=1h draws that history at once.
+        function historyFromLink() {
+          if (!location.hash.startsWith("#history?")) return;
+          const wanted = new URLSearchParams(location.hash.slice(9));
+          for (const name of ["module", "target", "country"]) if (wanted.has(name)) $("history-" + name).value = wanted.get(name);
+          if (wanted.has("group_by")) $("history-group").value = wanted.get("group_by");
+          const extra = {};
+          for (const name of ["from", "to", "step"]) if (wanted.has(name)) extra[name] = wanted.get(name);
+          return showHistory(extra);
+        }
+        loadAgents().then(measureFromLink).then(historyFromLink).then(loadRecentResults).catch(error => { $("status").textContent = String(error); });
         setInterval(() => loadAgents().catch(() => {}), 5000);
         setInterval(renderAgents, 1000);
         follow();

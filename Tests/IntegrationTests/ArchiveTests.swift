@@ -87,6 +87,7 @@ struct ArchiveTests {
                     #expect(counted?.rows == 10_000, "rows: \(String(describing: counted))")
                     #expect(counted?.ids == 10_000)
                     try await Self.expectHistoryMatchesTheRawResults(port: server.port)
+                    try await Self.expectTheWebPageChartsIt(port: server.port, directory: directory)
                 }
             }
         }
@@ -133,6 +134,19 @@ struct ArchiveTests {
         #expect(points == expected.values.map(\.count).reduce(0, +))
     }
 
+    /// The web page's history chart in headless Chromium: one p50 and one p95 line per agent.
+    static func expectTheWebPageChartsIt(port: Int, directory: URL) async throws {
+        guard let browser = ServerBinaries.find("chromium") else { return }
+        let url = "http://127.0.0.1:\(port)/#history?module=ping_module&group_by=agent&from=\(day)&to=\(day + 86_400)&step=1h"
+        let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=8000", "--user-data-dir=\(directory.path)/chromium"]
+        let (status, dom) = try await offload { try runProgram(browser, flags + ["--dump-dom", url]) }
+        #expect(status == 0)
+        let chart = dom.range(of: #"<svg id="history-chart""#).map { String(dom[$0.lowerBound...]) }?.components(separatedBy: "</svg>").first ?? ""
+        #expect(chart.components(separatedBy: #"class="p50""#).count - 1 == 2, "\(chart.prefix(400))")
+        #expect(chart.components(separatedBy: #"class="p95""#).count - 1 == 2)
+        #expect(dom.contains("■ agent_1") && dom.contains("■ agent_2"), "the legend names both agents")
+    }
+
     @Test func historyWithoutTheArchiveIs501AndBadQueriesAre422() async throws {
         try await EndToEndTests.withStack { stack in
             let off = try await HTTP.request("GET", port: stack.port, path: "/history?module=ping_module")
@@ -167,12 +181,21 @@ struct ArchiveRowTests {
 
     @Test func figuresByModule() throws {
         let ping = ArchiveRow(
-            Self.message("ping_module", ["host": "example.net", "address": "192.0.2.1", "sent": 3, "received": 2, "packets": [["rtt_ms": 1.5], ["rtt_ms": nil], ["rtt_ms": 2.5]]]),
+            Self.message(
+                "ping_module",
+                [
+                    "host": "example.net", "address": "192.0.2.1", "sent": 3, "received": 2,
+                    "packets": [["rtt_ms": 1.5], ["rtt_ms": nil], ["rtt_ms": 2.5]],
+                ]),
             location: AgentLocation(country: "DE", asn: 3320, tags: ["eyeball", "ipv6"]))
         #expect(ping.target == "example.net" && ping.sent == 3 && ping.received == 2 && ping.rtts == [1.5, 2.5])
-        let tcping = ArchiveRow(Self.message("tcping", ["host": "h", "sent": 2, "connected": 1, "attempts": [["connect_ms": 3.0], ["detail": "refused"]]]), location: nil)
+        let tcping = ArchiveRow(
+            Self.message("tcping", ["host": "h", "sent": 2, "connected": 1, "attempts": [["connect_ms": 3.0], ["detail": "refused"]]]), location: nil)
         #expect(tcping.rtts == [3.0] && tcping.received == 1)
-        let http = ArchiveRow(Self.message("http", ["url": "https://x/", "status": 200, "timings_ms": ["resolve": 1, "connect": 2, "tls": 3, "first_byte": 5, "total": 9]]), location: nil)
+        let http = ArchiveRow(
+            Self.message(
+                "http", ["url": "https://x/", "status": 200, "timings_ms": ["resolve": 1, "connect": 2, "tls": 3, "first_byte": 5, "total": 9]]),
+            location: nil)
         #expect(http.target == "https://x/" && http.httpStatus == 200 && http.rtts == [9] && http.phases["tls"] == 3)
         let dns = ArchiveRow(Self.message("dns", ["name": "example.org", "rcode": "NOERROR", "query_time_ms": 4.25]), location: nil)
         #expect(dns.target == "example.org" && dns.rtts == [4.25] && dns.received == 1)
