@@ -25,7 +25,9 @@ struct ArchiveBench: AsyncParsableCommand {
                 try await connection.jetStream.createOrUpdateStream(.imnResults)
                 let clickHouse = try ClickHouseClient(url: clickHouseServer.clickHouseURL, database: "imn")
                 let version = String(decoding: try await clickHouse.execute("SELECT version()", settings: ["database": "default"]), as: UTF8.self)
-                print("nats-server on \(nats.port), clickhouse-server \(version.trimmingCharacters(in: .whitespacesAndNewlines)) on \(clickHouseServer.port)")
+                print(
+                    "nats-server on \(nats.port), clickhouse-server \(version.trimmingCharacters(in: .whitespacesAndNewlines)) on \(clickHouseServer.port)"
+                )
 
                 let published = try await rate(results) { try await Self.publish(results, connection) }
                 print("published \(results) terminal ping results into JetStream: \(format(published))/s")
@@ -79,7 +81,8 @@ struct ArchiveBench: AsyncParsableCommand {
                 ]
                 var headers = NATSHeaders()
                 headers.add("Nats-Msg-Id", "\(message.requestID):completed")
-                return NATSOutgoing(subject: Subjects.result(agent: message.agentID, module: "ping_module"), payload: message.jsonBytes, headers: headers)
+                return NATSOutgoing(
+                    subject: Subjects.result(agent: message.agentID, module: "ping_module"), payload: message.jsonBytes, headers: headers)
             }
             for outcome in await connection.jetStream.publish(messages, timeout: .seconds(30)) { _ = try outcome.get() }
         }

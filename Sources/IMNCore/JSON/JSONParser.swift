@@ -233,7 +233,9 @@ struct JSONParser {
             while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
         }
         if simple { return negative ? -Double(integer) : Double(integer) }
-        guard let value = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)), value.isFinite, value != 0 || !nonzero else {
+        guard let value = Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)), value.isFinite,
+            value != 0 || !nonzero
+        else {
             return nil
         }
         return value
