@@ -97,21 +97,7 @@ public final class ResultArchiver: Sendable {
     /// One fetched batch: transitions that are not terminal are acknowledged at once (the archive
     /// keeps outcomes), the terminal ones after ClickHouse took them.
     func archive(_ messages: [JetStreamMessage]) async {
-        var rows: [(message: JetStreamMessage, row: ArchiveRow)] = []
-        for message in messages {
-            guard let result = ResultMessage(json: message.payload),
-                let state = ModuleStateName(rawValue: result.state)
-            else {
-                logger.warning("unreadable result message not archived", metadata: ["nats.subject": "\(message.subject)"])
-                try? message.term()
-                continue
-            }
-            guard state.isTerminal else {
-                try? message.ack()
-                continue
-            }
-            rows.append((message, ArchiveRow(result, location: location(result.agentID))))
-        }
+        let rows = self.rows(messages[...])
         guard !rows.isEmpty else { return }
         do {
             let stored = try await alreadyStored(rows)
