@@ -192,6 +192,7 @@ let package = Package(
             dependencies: [
                 "Server", "Agent", "DBOS", "RedisClient", "NATSClient", "OTLP", "OTLPSink", "IMNTestSupport", "Client", "Archive",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]),
         .testTarget(
             name: "ClientTests",

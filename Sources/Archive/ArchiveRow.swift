@@ -36,9 +36,11 @@ public struct ArchiveRow: Sendable, Equatable {
         module = result.module
         moduleVersion = result.moduleVersion
         state = result.state
-        timeMilliseconds = result.finishedAtMilliseconds ?? result.atMilliseconds
+        // Within ClickHouse's DateTime (1970–2106): a row it cannot take would hold its batch back.
+        timeMilliseconds = min(max(result.finishedAtMilliseconds ?? result.atMilliseconds, 0), 4_294_967_295_000)
         if let started = result.startedAtMilliseconds, let finished = result.finishedAtMilliseconds {
-            durationMilliseconds = Double(finished - started)
+            let (duration, overflow) = finished.subtractingReportingOverflow(started)
+            durationMilliseconds = overflow ? nil : Double(duration)
         }
         self.location = location ?? AgentLocation()
         error = result.error ?? ""
@@ -50,15 +52,22 @@ public struct ArchiveRow: Sendable, Equatable {
         target = output["host"]?.stringValue ?? output["url"]?.stringValue ?? output["name"]?.stringValue ?? ""
         address = output["address"]?.stringValue ?? ""
         let number = { (key: String) in output[key]?.numberValue }
+        // Outputs come from agents and external modules: counts are clamped to their columns' types.
+        let count = { (value: Double?, limit: Double) -> Int in
+            guard let value, value.isFinite else { return 0 }
+            return Int(min(max(value.rounded(), 0), limit))
+        }
+        let u32 = Double(UInt32.max)
+        let u16 = Double(UInt16.max)
         switch module {
         case "ping_module":
             rtts = output["packets"]?.arrayValue?.compactMap { $0["rtt_ms"]?.numberValue } ?? []
-            sent = Int(number("sent") ?? 0)
-            received = Int(number("received") ?? Double(rtts.count))
+            sent = count(number("sent"), u32)
+            received = count(number("received") ?? Double(rtts.count), u32)
         case "tcping":
             rtts = output["attempts"]?.arrayValue?.compactMap { $0["connect_ms"]?.numberValue } ?? []
-            sent = Int(number("sent") ?? 0)
-            received = Int(number("connected") ?? Double(rtts.count))
+            sent = count(number("sent"), u32)
+            received = count(number("connected") ?? Double(rtts.count), u32)
         case "dns":
             if let time = number("query_time_ms") { rtts = [time] }
             sent = 1
@@ -67,15 +76,15 @@ public struct ArchiveRow: Sendable, Equatable {
             let timings = output["timings_ms"]?.objectValue ?? [:]
             for (key, value) in timings { if let value = value.numberValue { phases[key] = value } }
             if let total = phases["total"] { rtts = [total] }
-            httpStatus = Int(number("status") ?? 0)
+            httpStatus = count(number("status"), u16)
             sent = 1
             received = httpStatus > 0 ? 1 : 0
         case "traceroute", "mtr":
-            hops = Int(number("hop_count") ?? 0)
+            hops = count(number("hop_count"), u16)
             reached = output["reached"]?.boolValue ?? false
             if module == "mtr", let last = output["hops"]?.arrayValue?.last {
-                sent = Int(last["sent"]?.numberValue ?? 0)
-                received = reached ? Int(last["received"]?.numberValue ?? 0) : 0
+                sent = count(last["sent"]?.numberValue, u32)
+                received = reached ? count(last["received"]?.numberValue, u32) : 0
             }
         default:
             break

@@ -65,8 +65,9 @@ public struct HistoryQuery: Sendable, Equatable {
             throw Invalid(parameter: "from", reason: "the range may span at most \(Self.maxDays) days")
         }
         if let text = query["step"], !text.isEmpty {
-            guard let step = Self.seconds(text), step > 0 else {
-                throw Invalid(parameter: "step", reason: "\(text) is not a step: seconds or a number with s, m, h or d (5m, 1h)")
+            guard let step = Self.seconds(text), step > 0, step <= Self.maxDays * 86_400 else {
+                throw Invalid(
+                    parameter: "step", reason: "\(text) is not a step: seconds or a number with s, m, h or d (5m, 1h), at most \(Self.maxDays) days")
             }
             self.step = step
         } else {
@@ -84,8 +85,13 @@ public struct HistoryQuery: Sendable, Equatable {
         }
     }
 
+    /// Unix seconds within what ClickHouse's `DateTime` holds (1970 to 2106).
     static func time(_ text: String, _ parameter: String) throws(Invalid) -> Int64 {
-        if let seconds = Int64(text), seconds >= 0 { return seconds }
+        let range: ClosedRange<Int64> = 0...4_294_967_295
+        if let seconds = Int64(text) {
+            guard range.contains(seconds) else { throw Invalid(parameter: parameter, reason: "\(text) is outside 1970–2106") }
+            return seconds
+        }
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         let fractional = ISO8601DateFormatter()
@@ -93,13 +99,17 @@ public struct HistoryQuery: Sendable, Equatable {
         guard let date = formatter.date(from: text) ?? fractional.date(from: text) else {
             throw Invalid(parameter: parameter, reason: "\(text) is not a time: RFC 3339 (2026-12-01T00:00:00Z) or Unix seconds")
         }
-        return Int64(date.timeIntervalSince1970)
+        let seconds = Int64(date.timeIntervalSince1970)
+        guard range.contains(seconds) else { throw Invalid(parameter: parameter, reason: "\(text) is outside 1970–2106") }
+        return seconds
     }
 
     static func seconds(_ text: String) -> Int64? {
         let units: [Character: Int64] = ["s": 1, "m": 60, "h": 3600, "d": 86_400]
-        if let unit = text.last.flatMap({ units[$0] }) { return Int64(text.dropLast()).map { $0 * unit } }
-        return Int64(text)
+        guard let unit = text.last.flatMap({ units[$0] }) else { return Int64(text) }
+        guard let count = Int64(text.dropLast()) else { return nil }
+        let (seconds, overflow) = count.multipliedReportingOverflow(by: unit)
+        return overflow ? nil : seconds
     }
 
     /// The SQL, with every value a quoted literal.

@@ -100,12 +100,18 @@ public final class ResultArchiver: Sendable {
         let rows = self.rows(messages[...])
         guard !rows.isEmpty else { return }
         do {
-            let stored = try await alreadyStored(rows)
-            var seen = stored
+            var seen = try await alreadyStored(rows)
             var fresh: [ArchiveRow] = []
             for (_, row) in rows where seen.insert(row.requestID).inserted { fresh.append(row) }
-            if !fresh.isEmpty { try await insert(fresh) }
-            Counter(label: "imn_archive_rows_total", factory: factory).increment(by: fresh.count)
+            var rejected: Set<String> = []
+            do {
+                if !fresh.isEmpty { try await insert(fresh) }
+            } catch .refused {
+                // ClickHouse answered, and refused: find the rows it will not take, one by one,
+                // so that one bad row does not hold its batch back for ever.
+                rejected = try await insertOneByOne(fresh)
+            }
+            Counter(label: "imn_archive_rows_total", factory: factory).increment(by: fresh.count - rejected.count)
             if rows.count > fresh.count {
                 Counter(label: "imn_archive_duplicates_skipped_total", factory: factory).increment(by: rows.count - fresh.count)
             }
@@ -113,7 +119,9 @@ public final class ResultArchiver: Sendable {
             if let oldest = fresh.map(\.timeMilliseconds).min() {
                 Timer(label: "imn_archive_lag_seconds", factory: factory).recordMilliseconds(max(0, now - oldest))
             }
-            for (message, _) in rows { try? message.ack() }
+            for (message, row) in rows {
+                if rejected.contains(row.requestID) { try? message.term() } else { try? message.ack() }
+            }
         } catch {
             Counter(label: "imn_archive_failures_total", factory: factory).increment()
             logger.warning(
@@ -121,6 +129,25 @@ public final class ResultArchiver: Sendable {
                 metadata: ["rows": "\(rows.count)", "error": "\(error)", "retry.after": "\(configuration.retryDelay)"])
             for (message, _) in rows { try? message.nak(delay: configuration.retryDelay) }
         }
+    }
+
+    /// Each row in an INSERT of its own; answers the request ids ClickHouse refused (logged and
+    /// counted; their messages are then terminated). ClickHouse becoming unreachable ends it with
+    /// that error, and the whole batch is offered again.
+    func insertOneByOne(_ rows: [ArchiveRow]) async throws(ClickHouseError) -> Set<String> {
+        var rejected: Set<String> = []
+        for row in rows {
+            do {
+                try await insert([row])
+            } catch .refused(let status, let message) {
+                rejected.insert(row.requestID)
+                Counter(label: "imn_archive_rejected_total", factory: factory).increment()
+                logger.error(
+                    "ClickHouse refused a result; it is not archived",
+                    metadata: ["request.id": "\(row.requestID)", "module": "\(row.module)", "status": "\(status)", "error": "\(message)"])
+            }
+        }
+        return rejected
     }
 
     /// The rows of terminal results; other transitions are acknowledged at once, unreadable

@@ -2,7 +2,9 @@ import Archive
 import Foundation
 import IMNCore
 import IMNTestSupport
+import Logging
 import NATSClient
+import Prometheus
 import Testing
 
 /// The ClickHouse archive with real servers: 10,000 results archived exactly once across a
@@ -159,6 +161,10 @@ struct ArchiveTests {
         #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "asn": "-3"], now: 100) }
         #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "colour": "red"], now: 100) }
         #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "from": "yesterday"], now: 100) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "step": "999999999999999999d"], now: 100_000) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "step": "\(Int64.max)"], now: 100_000) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "to": "9223372036854775807"], now: 100) }
+        #expect(throws: HistoryQuery.Invalid.self) { try HistoryQuery(["module": "ping_module", "from": "1900-01-01T00:00:00Z"], now: 100) }
         let week = try HistoryQuery(["module": "ping_module", "to": "2026-12-07T00:00:00Z", "country": "de"], now: 0)
         #expect(week.step == 300 && week.to - week.from == 86_400)
         #expect(week.sql.contains("country = 'DE'"))
@@ -212,5 +218,55 @@ struct ArchiveRowTests {
         #expect(row["country"] == "DE" && row["asn"] == 3320 && row["tags"] == ["eyeball", "ipv6"] && row["rtts"] == [1.5, 2.5])
         #expect(row["duration_ms"] == .null && row["tls_ms"] == .null)
         #expect(JSONValue(parsing: Array((row["output"]?.stringValue ?? "").utf8))?["host"] == "example.net")
+    }
+}
+
+/// The archiver alone (NATS and ClickHouse, no server): a row ClickHouse refuses is found, logged,
+/// counted and left out, and the rest of its batch is stored — one bad row does not hold the
+/// archive back for ever.
+@Suite(
+    .enabled(
+        if: ServerBinaries.natsAvailable && ServerBinaries.clickHouseAvailable, "nats-server and clickhouse-server are needed: run scripts/test"))
+struct ArchiverRefusalTests {
+    @Test(.timeLimit(.minutes(2))) func aRowClickHouseRefusesIsLeftOutAndTheRestStored() async throws {
+        try await withNATSServer { nats in
+            try await withClickHouseServer { clickHouseServer in
+                let clickHouse = try ClickHouseClient(url: clickHouseServer.clickHouseURL, database: "imn")
+                // A table whose target column takes numbers only: a row with a host name is refused.
+                _ = try await clickHouse.execute(ArchiveSchema.createDatabase("imn"), settings: ["database": "default"])
+                _ = try await clickHouse.execute(ArchiveSchema.createTable("imn").replacingOccurrences(of: "target String", with: "target UInt64"))
+                let connection = try await NATSConnection.connect(NATSConfiguration(url: nats.natsURL))
+                let registry = PrometheusCollectorRegistry()
+                var logger = Logger(label: "test.archive")
+                logger.logLevel = .critical
+                let archiver = try ResultArchiver(
+                    configuration: ResultArchiver.Configuration(url: clickHouseServer.clickHouseURL), connection: connection,
+                    factory: PrometheusMetricsFactory(registry: registry), logger: logger
+                ) { _ in nil }
+                let running = Task { await archiver.run() }
+                defer { running.cancel() }
+                try await connection.jetStream.createOrUpdateStream(.imnResults)
+                let messages = ["7", "not-a-number", "9"].enumerated().map { index, target in
+                    var message = ArchiveTests.result(index).message
+                    message.requestID = "refusal-\(index)"
+                    message.output = ["host": .string(target), "sent": 1, "received": 1, "packets": [["rtt_ms": 1.0]]]
+                    var headers = NATSHeaders()
+                    headers.add("Nats-Msg-Id", "\(message.requestID):completed")
+                    return NATSOutgoing(
+                        subject: Subjects.result(agent: "agent_1", module: "ping_module"), payload: message.jsonBytes, headers: headers)
+                }
+                for outcome in await connection.jetStream.publish(messages) { _ = try outcome.get() }
+                #expect(await eventually(timeout: .seconds(30)) { (await ArchiveTests.count(clickHouse))?.rows == 2 })
+                #expect(await eventually { registry.emitToString().contains("imn_archive_rejected_total 1") }, "\(registry.emitToString())")
+                // Terminated, not offered again: nothing more is refused or stored.
+                try await Task.sleep(for: .seconds(3))
+                #expect((await ArchiveTests.count(clickHouse))?.rows == 2)
+                #expect(registry.emitToString().contains("imn_archive_rejected_total 1"))
+                #expect(registry.emitToString().contains("imn_archive_rows_total 2"))
+                running.cancel()
+                _ = await running.value
+                await connection.close()
+            }
+        }
     }
 }

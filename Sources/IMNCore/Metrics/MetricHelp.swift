@@ -59,6 +59,7 @@ public enum MetricHelp {
         "imn_server_live_dropped_total": "Live events dropped from slow clients' queues.",
         "imn_archive_rows_total": "Terminal results this server stored in the ClickHouse archive.",
         "imn_archive_duplicates_skipped_total": "Redelivered results the archive already held, not stored again.",
+        "imn_archive_rejected_total": "Results ClickHouse refused one by one (logged with their request id); they are not archived.",
         "imn_archive_failures_total": "Archive batches ClickHouse did not take (down, slow, refusing); offered again after a delay.",
         "imn_archive_lag_seconds": "From a run's end to its batch being stored in the archive (oldest row of each batch).",
         // DBOS
