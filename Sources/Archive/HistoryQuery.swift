@@ -59,7 +59,7 @@ public struct HistoryQuery: Sendable, Equatable {
         }
         self.filters = filters
         to = try query["to"].map { (text) throws(Invalid) in try Self.time(text, "to") } ?? now
-        from = try query["from"].map { (text) throws(Invalid) in try Self.time(text, "from") } ?? to - 86_400
+        from = try query["from"].map { (text) throws(Invalid) in try Self.time(text, "from") } ?? max(0, to - 86_400)
         guard from < to else { throw Invalid(parameter: "from", reason: "must be before to") }
         guard to - from <= Self.maxDays * 86_400 else {
             throw Invalid(parameter: "from", reason: "the range may span at most \(Self.maxDays) days")
