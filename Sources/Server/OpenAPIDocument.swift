@@ -51,7 +51,7 @@ enum OpenAPIDocument {
     ]
 
     /// Every path: these and the measurements' (`OpenAPIDocument+Measurements.swift`).
-    static var paths: [String: JSONValue] { basePaths.merging(measurementPaths) { $1 } }
+    static var paths: [String: JSONValue] { basePaths.merging(measurementPaths) { $1 }.merging(historyPaths) { $1 } }
 
     static var basePaths: [String: JSONValue] {
         [
