@@ -199,16 +199,22 @@ enum WebPage {
           series[key].sort((a, b) => a[0] - b[0]);
           drawChart();
         }
+        // A chart's axes over these times and values (the highest labelled), and the scales that place points on it.
+        function frame(times, highest, digits) {
+          const [t0, t1] = [Math.min(...times), Math.max(...times)];
+          const top = highest * 1.1 || 1;
+          return {
+            x: t => 40 + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * 940,
+            y: v => 240 - v / top * 220,
+            svg: `<line x1="40" y1="240" x2="990" y2="240" stroke="#999"/><line x1="40" y1="20" x2="40" y2="240" stroke="#999"/>` +
+              `<text x="0" y="24" font-size="12">${top.toFixed(digits)}</text><text x="0" y="240" font-size="12">0</text>`,
+          };
+        }
         function drawChart() {
           const keys = Object.keys(series);
           if (!keys.length) return;
           const points = keys.flatMap(k => series[k]);
-          const [t0, t1] = [Math.min(...points.map(p => p[0])), Math.max(...points.map(p => p[0]))];
-          const top = Math.max(...points.map(p => p[1])) * 1.1 || 1;
-          const x = t => 40 + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * 940;
-          const y = v => 240 - v / top * 220;
-          let svg = `<line x1="40" y1="240" x2="990" y2="240" stroke="#999"/><line x1="40" y1="20" x2="40" y2="240" stroke="#999"/>` +
-            `<text x="0" y="24" font-size="12">${top.toFixed(3)}</text><text x="0" y="240" font-size="12">0</text>`;
+          let {x, y, svg} = frame(points.map(p => p[0]), Math.max(...points.map(p => p[1])), 3);
           keys.forEach((key, i) => {
             const color = colors[i % colors.length];
             const path = series[key].map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
@@ -244,12 +250,7 @@ enum WebPage {
             $("history-legend").textContent = `no archived ${body.module} runs with RTTs in this range`;
             return;
           }
-          const [t0, t1] = [Math.min(...all.map(p => p[0])), Math.max(...all.map(p => p[0]))];
-          const top = Math.max(...all.map(p => p[2])) * 1.1 || 1;
-          const x = t => 40 + (t1 > t0 ? (t - t0) / (t1 - t0) : 0.5) * 940;
-          const y = v => 240 - v / top * 220;
-          let svg = `<line x1="40" y1="240" x2="990" y2="240" stroke="#999"/><line x1="40" y1="20" x2="40" y2="240" stroke="#999"/>` +
-            `<text x="0" y="24" font-size="12">${top.toFixed(2)}</text><text x="0" y="240" font-size="12">0</text>`;
+          let {x, y, svg} = frame(all.map(p => p[0]), Math.max(...all.map(p => p[2])), 2);
           for (const line of lines) {
             const path = index => line.points.map(p => `${x(p[0]).toFixed(1)},${y(p[index]).toFixed(1)}`).join(" ");
             svg += `<polyline class="p50" fill="none" stroke="${line.color}" stroke-width="2" points="${path(1)}"/>` +
