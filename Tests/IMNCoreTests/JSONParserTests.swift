@@ -75,4 +75,3 @@ struct JSONParserTests {
         #expect(JSONValue(parsing: value.bytes) == value)
     }
 }
-
