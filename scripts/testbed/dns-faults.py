@@ -12,6 +12,10 @@ import time
 
 port, mode = int(sys.argv[1]), sys.argv[2]
 
+# UDP is bound before TCP listens: the tests start querying once the TCP port accepts.
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("127.0.0.1", port))
+
 tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 tcp.bind(("127.0.0.1", port))
@@ -27,8 +31,6 @@ def accept_and_hold():
 
 threading.Thread(target=accept_and_hold, daemon=True).start()
 
-udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-udp.bind(("127.0.0.1", port))
 while True:
     query, source = udp.recvfrom(4096)
     if mode == "garbage":
