@@ -36,13 +36,29 @@ func withDBOS<T: Sendable>(
         // A generous deadline: these tests check semantics, and a loaded two-core CI machine can stall.
         let client = try DBOSClient(address: "127.0.0.1:\(port)", timeout: .seconds(20))
         let connections = Task { try await client.run() }
-        defer {
-            client.close()
-            connections.cancel()
-            serving.cancel()
+        let outcome: Result<T, any Error>
+        do {
+            outcome = .success(try await body(client, dbos))
+        } catch {
+            outcome = .failure(error)
         }
-        return try await body(client, dbos)
+        // The client has stopped connecting before DBOS stops: a connection accepted while a
+        // TLS server shuts down crashed the test process once (NIOAsyncWriter deinit, in NIO).
+        await stop(client, connections)
+        serving.cancel()
+        return try outcome.get()
     }
+}
+
+/// Closes `client` and waits until its connections have ended — cancelled after 5 s at most.
+func stop(_ client: DBOSClient, _ connections: Task<Void, any Error>) async {
+    client.close()
+    let deadline = Task {
+        try? await Task.sleep(for: .seconds(5))
+        connections.cancel()
+    }
+    _ = await connections.result
+    deadline.cancel()
 }
 
 struct DBOSStartError: Error, CustomStringConvertible {
