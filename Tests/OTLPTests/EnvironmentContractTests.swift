@@ -200,8 +200,10 @@ struct EnvironmentContractTests {
         let started = ContinuousClock.now
         await setup.reader.exportOnce()
         let took = ContinuousClock.now - started
-        #expect(took < .seconds(2), "\(took)")
+        // One request and no retry is the proof (a retry would follow the 2 s Retry-After); the
+        // time is only a sanity bound, loose for a loaded CI machine (2.3 s seen there).
         #expect(setup.exporter.statistics.droppedItems == 1 && setup.exporter.statistics.requests == 1)
+        #expect(took < .seconds(10), "\(took)")
         await setup.exporter.shutdown()
     }
 
