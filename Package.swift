@@ -199,7 +199,7 @@ let package = Package(
             dependencies: ["Client", "CommandLineSupport", "IMNCore"]),
         .testTarget(
             name: "IMNCoreTests",
-            dependencies: ["IMNCore"]),
+            dependencies: ["IMNCore", "IMNTestSupport"]),
         .testTarget(
             name: "DBOSTests",
             dependencies: [

@@ -29,29 +29,139 @@ public struct ArchiveRow: Sendable, Equatable {
     /// The module's output as JSON text; empty when the run ended without one.
     public var output: String
 
+    /// The row of a result message as agents publish it (a ``ResultMessage``'s JSON), read in
+    /// place: the figures are taken from the text and the output is kept as the agent wrote it,
+    /// with no tree built. Nil when the message is not one ``ResultMessage/init(json:)`` reads.
+    /// The location is left empty for the caller to fill in.
+    public init?(json bytes: UnsafeBufferPointer<UInt8>) {
+        guard let row = JSONRawValue.read(bytes, { Self(message: $0) }) else { return nil }
+        self = row
+    }
+
     /// The row of a terminal result; `location` is its agent's as last heard.
     public init(_ result: ResultMessage, location: AgentLocation?) {
-        requestID = result.requestID
-        agentID = result.agentID
-        module = result.module
-        moduleVersion = result.moduleVersion
-        state = result.state
+        // One way to read a result: its JSON, which is what the archive receives.
+        self = result.jsonBytes.withUnsafeBufferPointer { Self(json: $0) }!
+        self.location = location ?? AgentLocation()
+    }
+
+    /// The fields ``ResultMessage/init(json:)`` reads, with its rules: the first of duplicate
+    /// keys; strings and whole numbers where it asks for them, null as absent.
+    private init?(message: JSONRawValue) {
+        var requestID, agentID, module, moduleVersion, state, agentVersion, error: String??
+        var at, agentStarted, startedAt, finishedAt: Int64??
+        var output: JSONRawValue??
+        func string(_ value: JSONRawValue) -> String?? { value.isNull ? .some(nil) : value.string.map { .some($0) } }
+        func integer(_ value: JSONRawValue) -> Int64?? { value.isNull ? .some(nil) : value.number.flatMap { Int64(exactly: $0) }.map { .some($0) } }
+        var valid = true
+        func take<T>(_ field: inout T??, _ value: T??) {
+            guard field == nil else { return }  // the first of duplicates
+            guard let value else {
+                valid = false
+                return
+            }
+            field = value
+        }
+        message.forEachMember { key, value in
+            if key.is("request_id") {
+                take(&requestID, string(value))
+            } else if key.is("agent_id") {
+                take(&agentID, string(value))
+            } else if key.is("module") {
+                take(&module, string(value))
+            } else if key.is("module_version") {
+                take(&moduleVersion, string(value))
+            } else if key.is("state") {
+                take(&state, string(value))
+            } else if key.is("at_ms") {
+                take(&at, integer(value))
+            } else if key.is("agent_started_at_ms") {
+                take(&agentStarted, integer(value))
+            } else if key.is("agent_version") {
+                take(&agentVersion, string(value))
+            } else if key.is("started_at_ms") {
+                take(&startedAt, integer(value))
+            } else if key.is("finished_at_ms") {
+                take(&finishedAt, integer(value))
+            } else if key.is("error") {
+                take(&error, string(value))
+            } else if key.is("output") {
+                take(&output, value.isNull ? .some(nil) : .some(value))
+            }
+        }
+        guard valid, message.text.first == UInt8(ascii: "{"), let requestID = requestID ?? nil, let agentID = agentID ?? nil,
+            let module = module ?? nil, let moduleVersion = moduleVersion ?? nil, let state = state ?? nil, let at = at ?? nil,
+            (agentStarted ?? nil) != nil, (agentVersion ?? nil) != nil
+        else { return nil }
+        self.requestID = requestID
+        self.agentID = agentID
+        self.module = module
+        self.moduleVersion = moduleVersion
+        self.state = state
+        let (started, finished) = (startedAt ?? nil, finishedAt ?? nil)
         // Within ClickHouse's DateTime (1970–2106): a row it cannot take would hold its batch back.
-        timeMilliseconds = min(max(result.finishedAtMilliseconds ?? result.atMilliseconds, 0), 4_294_967_295_000)
-        if let started = result.startedAtMilliseconds, let finished = result.finishedAtMilliseconds {
+        timeMilliseconds = min(max(finished ?? at, 0), 4_294_967_295_000)
+        if let started, let finished {
             let (duration, overflow) = finished.subtractingReportingOverflow(started)
             durationMilliseconds = overflow ? nil : Double(duration)
         }
-        self.location = location ?? AgentLocation()
-        error = result.error ?? ""
-        output = result.output?.text ?? ""
-        if let output = result.output { readFigures(output) }
+        location = AgentLocation()
+        self.error = (error ?? nil) ?? ""
+        if let output = output ?? nil {
+            self.output = String(decoding: output.text, as: UTF8.self)
+            readFigures(output)
+        } else {
+            self.output = ""
+        }
     }
 
-    private mutating func readFigures(_ output: JSONValue) {
-        target = output["host"]?.stringValue ?? output["url"]?.stringValue ?? output["name"]?.stringValue ?? ""
-        address = output["address"]?.stringValue ?? ""
-        let number = { (key: String) in output[key]?.numberValue }
+    /// The output's members the figures come from.
+    private enum Field: Int, CaseIterable {
+        case host, url, name, address, sent, received, connected, packets, attempts, queryTime, rcode, timings, status, hopCount, reached, hops
+
+        var key: StaticString {
+            switch self {
+            case .host: "host"
+            case .url: "url"
+            case .name: "name"
+            case .address: "address"
+            case .sent: "sent"
+            case .received: "received"
+            case .connected: "connected"
+            case .packets: "packets"
+            case .attempts: "attempts"
+            case .queryTime: "query_time_ms"
+            case .rcode: "rcode"
+            case .timings: "timings_ms"
+            case .status: "status"
+            case .hopCount: "hop_count"
+            case .reached: "reached"
+            case .hops: "hops"
+            }
+        }
+    }
+
+    /// The first member named `key` of an object (a tree keeps the first of duplicates).
+    private static func member(_ object: JSONRawValue?, _ key: StaticString) -> JSONRawValue? {
+        var found: JSONRawValue?
+        object?.forEachMember { name, value in
+            if found == nil, name.is(key) { found = value }
+        }
+        return found
+    }
+
+    private mutating func readFigures(_ output: JSONRawValue) {
+        var fields = [JSONRawValue?](repeating: nil, count: Field.allCases.count)
+        output.forEachMember { key, value in
+            for field in Field.allCases where key.is(field.key) {
+                if fields[field.rawValue] == nil { fields[field.rawValue] = value }
+                return
+            }
+        }
+        let text = { (field: Field) in fields[field.rawValue]?.string }
+        let number = { (field: Field) in fields[field.rawValue]?.number }
+        target = text(.host) ?? text(.url) ?? text(.name) ?? ""
+        address = text(.address) ?? ""
         // Outputs come from agents and external modules: counts are clamped to their columns' types.
         let count = { (value: Double?, limit: Double) -> Int in
             guard let value, value.isFinite else { return 0 }
@@ -59,101 +169,48 @@ public struct ArchiveRow: Sendable, Equatable {
         }
         let u32 = Double(UInt32.max)
         let u16 = Double(UInt16.max)
+        /// Of each element of a list such as `[{"rtt_ms": 1.5}, …]`, its member `key` when a number.
+        func numbers(_ list: Field, _ key: StaticString) -> [Double] {
+            var found: [Double] = []
+            fields[list.rawValue]?.forEachElement { element in
+                if let number = Self.member(element, key)?.number { found.append(number) }
+            }
+            return found
+        }
         switch module {
         case "ping_module":
-            rtts = output["packets"]?.arrayValue?.compactMap { $0["rtt_ms"]?.numberValue } ?? []
-            sent = count(number("sent"), u32)
-            received = count(number("received") ?? Double(rtts.count), u32)
+            rtts = numbers(.packets, "rtt_ms")
+            sent = count(number(.sent), u32)
+            received = count(number(.received) ?? Double(rtts.count), u32)
         case "tcping":
-            rtts = output["attempts"]?.arrayValue?.compactMap { $0["connect_ms"]?.numberValue } ?? []
-            sent = count(number("sent"), u32)
-            received = count(number("connected") ?? Double(rtts.count), u32)
+            rtts = numbers(.attempts, "connect_ms")
+            sent = count(number(.sent), u32)
+            received = count(number(.connected) ?? Double(rtts.count), u32)
         case "dns":
-            if let time = number("query_time_ms") { rtts = [time] }
+            if let time = number(.queryTime) { rtts = [time] }
             sent = 1
-            received = output["rcode"] == nil ? 0 : 1
+            received = fields[Field.rcode.rawValue] == nil ? 0 : 1
         case "http":
-            let timings = output["timings_ms"]?.objectValue ?? [:]
-            for (key, value) in timings { if let value = value.numberValue { phases[key] = value } }
+            var seen: Set<String> = []
+            fields[Field.timings.rawValue]?.forEachMember { key, value in
+                let name = key.string
+                if seen.insert(name).inserted, let number = value.number { phases[name] = number }
+            }
             if let total = phases["total"] { rtts = [total] }
-            httpStatus = count(number("status"), u16)
+            httpStatus = count(number(.status), u16)
             sent = 1
             received = httpStatus > 0 ? 1 : 0
         case "traceroute", "mtr":
-            hops = count(number("hop_count"), u16)
-            reached = output["reached"]?.boolValue ?? false
-            if module == "mtr", let last = output["hops"]?.arrayValue?.last {
-                sent = count(last["sent"]?.numberValue, u32)
-                received = reached ? count(last["received"]?.numberValue, u32) : 0
+            hops = count(number(.hopCount), u16)
+            reached = fields[Field.reached.rawValue]?.bool ?? false
+            if module == "mtr" {
+                var last: JSONRawValue?
+                fields[Field.hops.rawValue]?.forEachElement { last = $0 }
+                sent = count(Self.member(last, "sent")?.number, u32)
+                received = reached ? count(Self.member(last, "received")?.number, u32) : 0
             }
         default:
             break
         }
-    }
-
-    /// Appends the row as one line of `INSERT … FORMAT JSONEachRow` (written field by field:
-    /// the archive writes tens of thousands a second).
-    public func writeJSONLine(into line: inout [UInt8]) {
-        var first = true
-        func key(_ name: StaticString) {
-            line.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
-            first = false
-            line.append(UInt8(ascii: "\""))
-            line.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            line.append(contentsOf: "\":".utf8)
-        }
-        func string(_ name: StaticString, _ value: String) {
-            key(name)
-            JSONValue.write(value, into: &line)
-        }
-        func number(_ name: StaticString, _ value: Double?) {
-            key(name)
-            if let value { JSONValue.write(value, into: &line) } else { line.append(contentsOf: "null".utf8) }
-        }
-        string("request_id", requestID)
-        string("agent_id", agentID)
-        string("module", module)
-        string("module_version", moduleVersion)
-        string("state", state)
-        string("target", target)
-        string("address", address)
-        number("time", Double(timeMilliseconds / 1000))
-        number("time_ms", Double(timeMilliseconds))
-        number("duration_ms", durationMilliseconds)
-        string("continent", location.continent ?? "")
-        string("country", location.country ?? "")
-        string("region", location.region ?? "")
-        string("city", location.city ?? "")
-        number("latitude", location.latitude)
-        number("longitude", location.longitude)
-        number("asn", Double(location.asn ?? 0))
-        string("network", location.network ?? "")
-        key("tags")
-        line.append(UInt8(ascii: "["))
-        for (index, tag) in location.tags.enumerated() {
-            if index > 0 { line.append(UInt8(ascii: ",")) }
-            JSONValue.write(tag, into: &line)
-        }
-        line.append(UInt8(ascii: "]"))
-        number("sent", Double(sent))
-        number("received", Double(received))
-        key("rtts")
-        line.append(UInt8(ascii: "["))
-        for (index, rtt) in rtts.enumerated() {
-            if index > 0 { line.append(UInt8(ascii: ",")) }
-            JSONValue.write(rtt, into: &line)
-        }
-        line.append(UInt8(ascii: "]"))
-        number("hops", Double(hops))
-        number("reached", reached ? 1 : 0)
-        number("http_status", Double(httpStatus))
-        number("resolve_ms", phases["resolve"])
-        number("connect_ms", phases["connect"])
-        number("tls_ms", phases["tls"])
-        number("first_byte_ms", phases["first_byte"])
-        number("total_ms", phases["total"])
-        string("error", error)
-        string("output", output)
-        line.append(contentsOf: "}\n".utf8)
     }
 }

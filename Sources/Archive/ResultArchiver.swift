@@ -83,29 +83,44 @@ public final class ResultArchiver: Sendable {
         guard let consumer else { return }
         defer { consumer.close() }
         let (batchSize, fetchWait) = (configuration.batchSize, configuration.fetchWait)
-        // The next batch is fetched while this one is stored (what is fetched and never stored
-        // at a shutdown comes back after the ack wait).
-        var next = Task { (try? await consumer.fetch(batch: batchSize, timeout: fetchWait)) ?? [] }
+        // The next batch is fetched and read while this one is stored (what is fetched and never
+        // stored at a shutdown comes back after the ack wait).
+        let read = { @Sendable in self.batch((try? await consumer.fetch(batch: batchSize, timeout: fetchWait)) ?? []) }
+        var next = Task { await read() }
         while !Task.isCancelled {
-            let messages = await next.value
-            next = Task { (try? await consumer.fetch(batch: batchSize, timeout: fetchWait)) ?? [] }
-            if !messages.isEmpty { await archive(messages) }
+            let batch = await next.value
+            next = Task { await read() }
+            if !batch.rows.isEmpty { await archive(batch) }
         }
         next.cancel()
     }
 
+    /// A fetched batch read: its terminal results' rows and their INSERT's body.
+    struct Batch: Sendable {
+        var rows: [(message: JetStreamMessage, row: ArchiveRow)]
+        var body: [UInt8]
+    }
+
     /// One fetched batch: transitions that are not terminal are acknowledged at once (the archive
     /// keeps outcomes), the terminal ones after ClickHouse took them.
-    func archive(_ messages: [JetStreamMessage]) async {
-        let rows = self.rows(messages[...])
-        guard !rows.isEmpty else { return }
+    func archive(_ messages: [JetStreamMessage]) async { await archive(batch(messages)) }
+
+    func archive(_ batch: Batch) async {
+        let rows = batch.rows
         do {
             var seen = try await alreadyStored(rows)
-            var fresh: [ArchiveRow] = []
-            for (_, row) in rows where seen.insert(row.requestID).inserted { fresh.append(row) }
             var rejected: Set<String> = []
+            var fresh = rows.map(\.row)
+            if !seen.isEmpty || Set(rows.map(\.row.requestID)).count < rows.count {
+                fresh = []
+                for (_, row) in rows where seen.insert(row.requestID).inserted { fresh.append(row) }
+            }
             do {
-                if !fresh.isEmpty { try await insert(fresh) }
+                if fresh.count == rows.count {
+                    try await insert(body: batch.body)
+                } else if !fresh.isEmpty {
+                    try await insert(fresh)
+                }
             } catch .refused {
                 // ClickHouse answered, and refused: find the rows it will not take, one by one,
                 // so that one bad row does not hold its batch back for ever.
@@ -150,13 +165,14 @@ public final class ResultArchiver: Sendable {
         return rejected
     }
 
-    /// The rows of terminal results; other transitions are acknowledged at once, unreadable
-    /// messages terminated.
-    private func rows(_ messages: ArraySlice<JetStreamMessage>) -> [(message: JetStreamMessage, row: ArchiveRow)] {
+    /// The rows of terminal results and their INSERT's body; other transitions are acknowledged
+    /// at once, unreadable messages terminated.
+    func batch(_ messages: [JetStreamMessage]) -> Batch {
         var rows: [(message: JetStreamMessage, row: ArchiveRow)] = []
         rows.reserveCapacity(messages.count)
         for message in messages {
-            guard let result = ResultMessage(json: message.payload), let state = ModuleStateName(rawValue: result.state) else {
+            let read = message.message.payload.withUnsafeBufferPointer { ArchiveRow(json: $0) }
+            guard var row = read, let state = ModuleStateName(rawValue: row.state) else {
                 logger.warning("unreadable result message not archived", metadata: ["nats.subject": "\(message.subject)"])
                 try? message.term()
                 continue
@@ -165,9 +181,10 @@ public final class ResultArchiver: Sendable {
                 try? message.ack()
                 continue
             }
-            rows.append((message, ArchiveRow(result, location: location(result.agentID))))
+            row.location = location(row.agentID) ?? AgentLocation()
+            rows.append((message, row))
         }
-        return rows
+        return Batch(rows: rows, body: body(rows.map(\.row)))
     }
 
     /// The request ids of this batch's redelivered messages that ClickHouse already has.
@@ -185,19 +202,26 @@ public final class ResultArchiver: Sendable {
         return Set(try ClickHouseClient.rows(answer).compactMap { $0["request_id"]?.stringValue })
     }
 
-    func insert(_ rows: [ArchiveRow]) async throws(ClickHouseError) {
+    func insert(_ rows: [ArchiveRow]) async throws(ClickHouseError) { try await insert(body: body(rows)) }
+
+    private func insert(body: [UInt8]) async throws(ClickHouseError) {
+        let columns = ArchiveRow.columns.joined(separator: ", ")
+        _ = try await client.execute("INSERT INTO \(ArchiveSchema.table) (\(columns)) FORMAT RowBinary", body: body, timeout: .seconds(50))
+    }
+
+    /// The rows in `RowBinary`, an output over the limit replaced by a note saying so.
+    private func body(_ rows: [ArchiveRow]) -> [UInt8] {
         var body: [UInt8] = []
-        body.reserveCapacity(rows.count * 512)
-        for var row in rows {
+        body.reserveCapacity(rows.reduce(0) { $0 + $1.output.utf8.count + 256 })
+        for row in rows {
             let size = row.output.utf8.count
-            if size > configuration.maxOutputBytes {
-                row.output =
-                    JSONValue.object([
-                        "not_archived": .string("the output is \(size) bytes, over the archive's limit of \(configuration.maxOutputBytes)")
-                    ]).text
-            }
-            row.writeJSONLine(into: &body)
+            let note =
+                size > configuration.maxOutputBytes
+                ? JSONValue.object([
+                    "not_archived": .string("the output is \(size) bytes, over the archive's limit of \(configuration.maxOutputBytes)")
+                ]).text : nil
+            row.writeRowBinary(into: &body, output: note)
         }
-        _ = try await client.execute("INSERT INTO \(ArchiveSchema.table) FORMAT JSONEachRow", body: body, timeout: .seconds(50))
+        return body
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IMNTestSupport
 import Testing
 
 @testable import IMNCore
@@ -20,6 +21,8 @@ struct JSONParserTests {
         "[1]]", "{\"a\":1}}", "'a'", "[true,false,null]", #"{"nested":{"deep":{"deeper":[[[[]]]]}}}"#,
         String(repeating: "[", count: 600) + String(repeating: "]", count: 600),
         String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
+        "1" + String(repeating: "0", count: 300), "1" + String(repeating: "0", count: 320), "0." + String(repeating: "0", count: 298) + "1",
+        "0." + String(repeating: "0", count: 400) + "1", "-0." + String(repeating: "0", count: 400), "[1." + String(repeating: "9", count: 350) + "]",
     ]
 
     @Test func agreesWithJSONDecoderOnTheCorpus() {
@@ -68,6 +71,62 @@ struct JSONParserTests {
     @Test func zeroWithAnExponentIsANumber() {
         #expect(Self.parser(Array("0e1".utf8)) == .number(0))
         #expect(Self.parser(Array("[0E5]".utf8)) == [0])
+    }
+
+    /// The value rebuilt by walking it in place (objects keep the first of duplicate keys, as the parser does).
+    static func walked(_ value: JSONRawValue) -> JSONValue? {
+        if value.isNull { return .null }
+        if let bool = value.bool { return .bool(bool) }
+        if let string = value.string { return .string(string) }
+        if let number = value.number { return .number(number) }
+        switch value.text.first {
+        case UInt8(ascii: "["):
+            var elements: [JSONValue] = []
+            var complete = true
+            value.forEachElement { element in
+                if let walked = walked(element) { elements.append(walked) } else { complete = false }
+            }
+            return complete ? .array(elements) : nil
+        case UInt8(ascii: "{"):
+            var fields: [String: JSONValue] = [:]
+            var complete = true
+            value.forEachMember { key, member in
+                guard let walked = walked(member) else { return complete = false }
+                if fields[key.string] == nil { fields[key.string] = walked }
+                #expect(key.is("a") == (key.string == "a"))
+            }
+            return complete ? .object(fields) : nil
+        default: return nil
+        }
+    }
+
+    /// The in-place reader accepts exactly what the parser accepts, and walking it finds the same value.
+    @Test func theInPlaceReaderAgreesWithTheParser() {
+        var generator = SplitMix(seed: 42)
+        let alphabet = Array(#"{}[]",:0123456789-+.eEtrufalsn\u"ab "#.utf8) + [0x0A, 0x01, 0xC3, 0xA9, 0xFF]
+        var inputs = Self.corpus.map { Array($0.utf8) }
+        inputs += [[0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x5B, 0x22, 0xE2, 0x82, 0x22, 0x5D], Array(#"{"\u0061":1,"a":2}"#.utf8)]
+        let seeds = inputs.filter { $0.count < 200 }
+        for _ in 0..<20_000 {
+            var bytes = seeds.randomElement(using: &generator)!
+            for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                let position = bytes.isEmpty ? 0 : Int.random(in: 0..<bytes.count, using: &generator)
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0 where !bytes.isEmpty: bytes.remove(at: position)
+                case 1: bytes.insert(alphabet.randomElement(using: &generator)!, at: position)
+                default: if !bytes.isEmpty { bytes[position] = alphabet.randomElement(using: &generator)! }
+                }
+            }
+            inputs.append(bytes)
+        }
+        for bytes in inputs {
+            let parsed = Self.parser(bytes)
+            let (whole, walked) = bytes.withUnsafeBufferPointer { buffer in
+                JSONRawValue.read(buffer) { ($0.value, Self.walked($0)) } ?? (nil, nil)
+            }
+            #expect(whole == parsed && walked == parsed, "\(String(decoding: bytes, as: UTF8.self)) (\(bytes))")
+            if whole != parsed || walked != parsed { return }
+        }
     }
 
     @Test func readsWhatItWrites() {

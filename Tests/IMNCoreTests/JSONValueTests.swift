@@ -1,5 +1,6 @@
 import Foundation
 import IMNCore
+import IMNTestSupport
 import Testing
 
 /// `JSONValue.bytes` writes JSON itself: byte for byte what JSONEncoder (sorted keys, slashes
@@ -58,18 +59,5 @@ extension JSONValue {
         case .object(let fields): fields.values.contains { $0.containsNegativeZero }
         default: false
         }
-    }
-}
-
-/// A small seeded generator, so that a failure can be run again.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

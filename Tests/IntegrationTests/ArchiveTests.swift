@@ -210,14 +210,116 @@ struct ArchiveRowTests {
         let failed = ArchiveRow(Self.message("ping_module", nil, state: "failed"), location: nil)
         #expect(failed.target == "" && failed.output == "" && failed.error.contains("timed out"))
 
-        var line: [UInt8] = []
-        ping.writeJSONLine(into: &line)
-        #expect(line.last == UInt8(ascii: "\n"))
-        let row = try #require(JSONValue(parsing: line.dropLast()))
-        #expect(row["request_id"] == "r\"1" && row["time"] == 1_793_491_200 && row["time_ms"] == 1_793_491_200_123)
-        #expect(row["country"] == "DE" && row["asn"] == 3320 && row["tags"] == ["eyeball", "ipv6"] && row["rtts"] == [1.5, 2.5])
-        #expect(row["duration_ms"] == .null && row["tls_ms"] == .null)
-        #expect(JSONValue(parsing: Array((row["output"]?.stringValue ?? "").utf8))?["host"] == "example.net")
+        var bytes: [UInt8] = []
+        ping.writeRowBinary(into: &bytes)
+        #expect(Array(bytes.prefix(5)) == [3, UInt8(ascii: "r"), UInt8(ascii: "\""), UInt8(ascii: "1"), 7])  // lengths, then text
+        #expect(bytes.suffix(ping.output.utf8.count) == ArraySlice(ping.output.utf8))
+    }
+
+    /// The figures as a tree of the message gives them: what the in-place reader must agree with.
+    static func oracle(_ bytes: [UInt8]) -> ArchiveRow? {
+        guard let result = ResultMessage(json: bytes) else { return nil }
+        var row = ArchiveRow(result, location: nil)
+        // Every column again, from the tree.
+        (row.requestID, row.agentID, row.module, row.moduleVersion, row.state) =
+            (result.requestID, result.agentID, result.module, result.moduleVersion, result.state)
+        row.timeMilliseconds = min(max(result.finishedAtMilliseconds ?? result.atMilliseconds, 0), 4_294_967_295_000)
+        row.durationMilliseconds = nil
+        if let started = result.startedAtMilliseconds, let finished = result.finishedAtMilliseconds {
+            let (duration, overflow) = finished.subtractingReportingOverflow(started)
+            row.durationMilliseconds = overflow ? nil : Double(duration)
+        }
+        row.error = result.error ?? ""
+        row.output = result.output?.text ?? ""
+        let count = { (value: Double?, limit: Double) -> Int in
+            guard let value, value.isFinite else { return 0 }
+            return Int(min(max(value.rounded(), 0), limit))
+        }
+        let (u32, u16) = (Double(UInt32.max), Double(UInt16.max))
+        (row.rtts, row.sent, row.received, row.hops, row.reached, row.httpStatus, row.phases) = ([], 0, 0, 0, false, 0, [:])
+        guard let output = result.output else { return row }
+        row.target = output["host"]?.stringValue ?? output["url"]?.stringValue ?? output["name"]?.stringValue ?? ""
+        row.address = output["address"]?.stringValue ?? ""
+        let number = { (key: String) in output[key]?.numberValue }
+        switch result.module {
+        case "ping_module":
+            row.rtts = output["packets"]?.arrayValue?.compactMap { $0["rtt_ms"]?.numberValue } ?? []
+            row.sent = count(number("sent"), u32)
+            row.received = count(number("received") ?? Double(row.rtts.count), u32)
+        case "tcping":
+            row.rtts = output["attempts"]?.arrayValue?.compactMap { $0["connect_ms"]?.numberValue } ?? []
+            row.sent = count(number("sent"), u32)
+            row.received = count(number("connected") ?? Double(row.rtts.count), u32)
+        case "dns":
+            if let time = number("query_time_ms") { row.rtts = [time] }
+            row.sent = 1
+            row.received = output.objectValue?.keys.contains("rcode") == true ? 1 : 0
+        case "http":
+            for (key, value) in output["timings_ms"]?.objectValue ?? [:] { if let value = value.numberValue { row.phases[key] = value } }
+            if let total = row.phases["total"] { row.rtts = [total] }
+            row.httpStatus = count(number("status"), u16)
+            row.sent = 1
+            row.received = row.httpStatus > 0 ? 1 : 0
+        case "traceroute", "mtr":
+            row.hops = count(number("hop_count"), u16)
+            row.reached = output["reached"]?.boolValue ?? false
+            if result.module == "mtr", let last = output["hops"]?.arrayValue?.last {
+                row.sent = count(last["sent"]?.numberValue, u32)
+                row.received = row.reached ? count(last["received"]?.numberValue, u32) : 0
+            }
+        default:
+            break
+        }
+        return row
+    }
+
+    /// The archive reads result messages in place, without a tree: on thousands of generated
+    /// messages — every module, figures of every JSON type, duplicate keys, broken documents —
+    /// it reads what `ResultMessage(json:)` and the tree give.
+    @Test func theInPlaceReadingAgreesWithTheTree() throws {
+        var generator = SplitMix(seed: 2121)
+        let scalars: [String] = ["1", "2.5", "-3", "1e3", "70000", "1e20", "\"7\"", "null", "true", "false", "[]", "{}", "[1,{\"rtt_ms\":2}]"]
+        func pick(_ values: [String]) -> String { values.randomElement(using: &generator)! }
+        func member(_ key: String, _ value: String) -> String { "\"\(key)\":\(value)" }
+        let modules = ["ping_module", "tcping", "dns", "http", "traceroute", "mtr", "echo_module"]
+        var checked = 0
+        for index in 0..<5_000 {
+            let module = pick(modules)
+            var members: [String] = []
+            for key in ["host", "url", "name", "address", "sent", "received", "connected", "query_time_ms", "rcode", "status", "hop_count", "reached"]
+            where Bool.random(using: &generator) {
+                members.append(member(key, Bool.random(using: &generator) ? "\"h\(index)\"" : pick(scalars)))
+            }
+            let element = { (key: String) in "{" + member(key, pick(scalars)) + (Bool.random(using: &generator) ? "," + member(key, "9") : "") + "}" }
+            members.append(member("packets", "[" + (0..<3).map { _ in element("rtt_ms") }.joined(separator: ",") + "]"))
+            members.append(member("attempts", "[" + element("connect_ms") + ",\"x\"]"))
+            members.append(member("timings_ms", "{" + ["total", "tls", "connect"].map { member($0, pick(scalars)) }.joined(separator: ",") + "}"))
+            members.append(member("hops", "[" + element("sent") + "," + element("received") + "]"))
+            members.shuffle(using: &generator)
+            if Bool.random(using: &generator), let first = members.first { members.append(first.replacingOccurrences(of: ":", with: ":0,\"_\":")) }
+            var fields = [
+                member("request_id", "\"r\\u0031\(index)\""), member("agent_id", "\"a\""), member("module", "\"\(module)\""),
+                member("module_version", "\"1\""), member("state", "\"completed\""), member("at_ms", "1793491200123"),
+                member("agent_started_at_ms", "0"), member("agent_version", "\"t\""), member("started_at_ms", pick(["1793491200000", "null", "1.5"])),
+                member("finished_at_ms", pick(["1793491200100", "null"])), member("error", pick(["null", "\"e\"", "3"])),
+                member("output", pick(["null", "{" + members.joined(separator: ",") + "}", "[1]", "\"text\""])),
+            ]
+            fields.shuffle(using: &generator)
+            if Bool.random(using: &generator) { fields.append(member("state", "\"running\"")) }  // a later duplicate: the first counts
+            var text = "{" + fields.joined(separator: ",") + "}"
+            if index % 10 == 0 { text.removeLast() }  // broken
+            let bytes = Array(text.utf8)
+            let expected = Self.oracle(bytes)
+            let read = bytes.withUnsafeBufferPointer { ArchiveRow(json: $0) }
+            #expect((read == nil) == (expected == nil), "\(text)")
+            guard var read, var expected else { continue }
+            #expect(JSONValue(parsing: Array(read.output.utf8)) == JSONValue(parsing: Array(expected.output.utf8)), "\(text)")
+            (read.output, expected.output) = ("", "")
+            #expect(read == expected, "\(text)")
+            if read != expected { return }
+            checked += 1
+        }
+        #expect(checked > 1_500)  // the rest are messages ResultMessage(json:) refuses too
     }
 }
 
@@ -232,9 +334,11 @@ struct ArchiverRefusalTests {
         try await withNATSServer { nats in
             try await withClickHouseServer { clickHouseServer in
                 let clickHouse = try ClickHouseClient(url: clickHouseServer.clickHouseURL, database: "imn")
-                // A table whose target column takes numbers only: a row with a host name is refused.
+                // A table that refuses one target (a column computed on insert throws for it).
                 _ = try await clickHouse.execute(ArchiveSchema.createDatabase("imn"), settings: ["database": "default"])
-                _ = try await clickHouse.execute(ArchiveSchema.createTable("imn").replacingOccurrences(of: "target String", with: "target UInt64"))
+                _ = try await clickHouse.execute(
+                    ArchiveSchema.createTable("imn").replacingOccurrences(
+                        of: "target String,", with: "target String, refuse UInt8 MATERIALIZED throwIf(target = 'not-a-number'),"))
                 let connection = try await NATSConnection.connect(NATSConfiguration(url: nats.natsURL))
                 let registry = PrometheusCollectorRegistry()
                 var logger = Logger(label: "test.archive")
@@ -267,6 +371,38 @@ struct ArchiverRefusalTests {
                 _ = await running.value
                 await connection.close()
             }
+        }
+    }
+
+    /// Every column of a row written as RowBinary reads back from ClickHouse as it was meant:
+    /// text beyond ASCII, nulls, lists, phases, a time in milliseconds.
+    @Test(.timeLimit(.minutes(2))) func aRowReadsBackAsWritten() async throws {
+        try await withClickHouseServer { clickHouseServer in
+            let clickHouse = try ClickHouseClient(url: clickHouseServer.clickHouseURL, database: "imn")
+            _ = try await clickHouse.execute(ArchiveSchema.createDatabase("imn"), settings: ["database": "default"])
+            _ = try await clickHouse.execute(ArchiveSchema.createTable("imn"))
+            var message = ArchiveRowTests.message(
+                "http", ["url": "https://ü.example/", "status": 301, "timings_ms": ["resolve": 1.25, "total": 9.5], "note": "a\"b\\c\n"])
+            message.startedAtMilliseconds = message.atMilliseconds - 1500
+            message.finishedAtMilliseconds = message.atMilliseconds
+            let location = AgentLocation(
+                continent: "EU", country: "DE", region: "Berlin", city: "Köln", latitude: 50.94, asn: 4_200_000_000, network: "Ein Netz", tags: ["a", "b-c"])
+            let row = ArchiveRow(message, location: location)
+            var body: [UInt8] = []
+            row.writeRowBinary(into: &body)
+            row.writeRowBinary(into: &body, output: "{}")
+            _ = try await clickHouse.execute("INSERT INTO results (\(ArchiveRow.columns.joined(separator: ", "))) FORMAT RowBinary", body: body)
+            let rows = try ClickHouseClient.rows(
+                try await clickHouse.execute("SELECT *, toUnixTimestamp(time) AS seconds FROM results ORDER BY output FORMAT JSONEachRow"))
+            try #require(rows.count == 2)
+            let stored = rows[0]
+            #expect(stored["request_id"] == "r\"1" && stored["module"] == "http" && stored["target"] == "https://ü.example/")
+            #expect(stored["seconds"] == 1_793_491_200 && stored["time_ms"] == 1_793_491_200_123 && stored["duration_ms"] == 1500)
+            #expect(stored["city"] == "Köln" && stored["latitude"] == 50.94 && stored["longitude"] == .null && stored["asn"] == 4_200_000_000)
+            #expect(stored["tags"] == ["a", "b-c"] && stored["rtts"] == [9.5] && stored["http_status"] == 301 && stored["received"] == 1)
+            #expect(stored["resolve_ms"] == 1.25 && stored["total_ms"] == 9.5 && stored["tls_ms"] == .null && stored["error"] == "")
+            #expect(JSONValue(parsing: Array((stored["output"]?.stringValue ?? "").utf8))?["note"] == "a\"b\\c\n")
+            #expect(rows[1]["output"] == "{}" && rows[1]["request_id"] == "r\"1")
         }
     }
 }

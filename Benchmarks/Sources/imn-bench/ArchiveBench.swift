@@ -15,10 +15,12 @@ struct ArchiveBench: AsyncParsableCommand {
 
     @Option(help: "Terminal ping results published into JetStream, then archived.") var results = 200_000
     @Option(help: "Rows generated in ClickHouse for the history query (spread over 30 days).") var rows = 10_000_000
+    @Option(help: "Rows per INSERT, at most (the archiver's default unless given).") var batchSize: Int?
 
     func run() async throws {
         let results = self.results
         let rows = self.rows
+        let batchSize = self.batchSize
         try await withNATSServer { nats in
             try await withClickHouseServer { clickHouseServer in
                 let connection = try await NATSConnection.connect(NATSConfiguration(url: nats.natsURL))
@@ -34,9 +36,9 @@ struct ArchiveBench: AsyncParsableCommand {
 
                 var logger = Logger(label: "bench.archive")
                 logger.logLevel = .warning
-                let archiver = try ResultArchiver(
-                    configuration: ResultArchiver.Configuration(url: clickHouseServer.clickHouseURL), connection: connection, logger: logger
-                ) { _ in AgentLocation(continent: "EU", country: "DE", city: "Berlin", asn: 3320, tags: ["eyeball"]) }
+                var configuration = ResultArchiver.Configuration(url: clickHouseServer.clickHouseURL)
+                configuration.batchSize = batchSize ?? configuration.batchSize
+                let archiver = try ResultArchiver(configuration: configuration, connection: connection, logger: logger) { _ in AgentLocation(continent: "EU", country: "DE", city: "Berlin", asn: 3320, tags: ["eyeball"]) }
                 let cpu = ProcessCPU([("archiver", getpid()), ("clickhouse", clickHouseServer.pid ?? 0), ("nats", nats.pid ?? 0)])
                 let clock = ContinuousClock()
                 let start = clock.now

@@ -7,10 +7,10 @@ struct JSONParser {
     /// Arrays and objects nested deeper than this are refused, as `JSONDecoder` refuses them.
     static let maxDepth = 512
 
-    private let bytes: UnsafeBufferPointer<UInt8>
-    private var index = 0
+    let bytes: UnsafeBufferPointer<UInt8>
+    var index = 0
 
-    private init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
     /// The document in `bytes`, or nil when it is not exactly one JSON value (whitespace around it allowed).
     static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> JSONValue? {
@@ -21,7 +21,7 @@ struct JSONParser {
         return value
     }
 
-    private mutating func skipWhitespace() {
+    mutating func skipWhitespace() {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0A, 0x0D: index += 1
@@ -44,7 +44,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func literal(_ word: StaticString, _ value: JSONValue) -> JSONValue? {
+    mutating func literal(_ word: StaticString, _ value: JSONValue) -> JSONValue? {
         let length = word.utf8CodeUnitCount
         guard index + length <= bytes.count else { return nil }
         for offset in 0..<length where bytes[index + offset] != word.utf8Start[offset] { return nil }
@@ -117,7 +117,7 @@ struct JSONParser {
     }
 
     /// A string from its opening quote: escapes decoded, UTF-8 checked, control characters refused.
-    private mutating func string() -> String? {
+    mutating func string() -> String? {
         index += 1  // "
         let start = index
         // The common case: no escapes, one slice.
@@ -163,7 +163,7 @@ struct JSONParser {
     }
 
     /// After `\u`: four hex digits, and a second `\uXXXX` for a surrogate pair.
-    private mutating func unicodeEscape() -> Unicode.Scalar? {
+    mutating func unicodeEscape() -> Unicode.Scalar? {
         guard let first = hex4() else { return nil }
         if (0xD800..<0xDC00).contains(first) {
             guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
@@ -193,7 +193,7 @@ struct JSONParser {
     }
 
     /// `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, finite.
-    private mutating func number() -> Double? {
+    mutating func number() -> Double? {
         let start = index
         var negative = false
         if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
@@ -241,5 +241,5 @@ struct JSONParser {
         return value
     }
 
-    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 }
