@@ -34,7 +34,8 @@ public struct ArchiveRow: Sendable, Equatable {
     /// with no tree built. Nil when the message is not one ``ResultMessage/init(json:)`` reads.
     /// The location is left empty for the caller to fill in.
     public init?(json bytes: UnsafeBufferPointer<UInt8>) {
-        guard let row = JSONRawValue.read(bytes, { Self(message: $0) }) else { return nil }
+        var fields = MessageFields()
+        guard JSONRawValue.readObject(bytes, { fields.take($0, $1) }), let row = Self(fields) else { return nil }
         self = row
     }
 
@@ -45,60 +46,63 @@ public struct ArchiveRow: Sendable, Equatable {
         self.location = location ?? AgentLocation()
     }
 
-    /// The fields ``ResultMessage/init(json:)`` reads, with its rules: the first of duplicate
-    /// keys; strings and whole numbers where it asks for them, null as absent.
-    private init?(message: JSONRawValue) {
+    /// A result message's members as they are walked, with ``ResultMessage/init(json:)``'s
+    /// rules: the first of duplicate keys; strings and whole numbers where it asks for them,
+    /// null as absent.
+    private struct MessageFields {
         var requestID, agentID, module, moduleVersion, state, agentVersion, error: String??
-        var at, agentStarted, startedAt, finishedAt: Int64??
+        var at, agentStarted, started, finished: Int64??
         var output: JSONRawValue??
-        func string(_ value: JSONRawValue) -> String?? { value.isNull ? .some(nil) : value.string.map { .some($0) } }
-        func integer(_ value: JSONRawValue) -> Int64?? { value.isNull ? .some(nil) : value.number.flatMap { Int64(exactly: $0) }.map { .some($0) } }
         var valid = true
-        func take<T>(_ field: inout T??, _ value: T??) {
-            guard field == nil else { return }  // the first of duplicates
-            guard let value else {
-                valid = false
-                return
+
+        mutating func take(_ key: JSONKey, _ value: JSONRawValue) {
+            func string(_ field: inout String??) {
+                guard field == nil else { return }  // the first of duplicates
+                if value.isNull { field = .some(nil) } else if let text = value.string { field = text } else { valid = false }
             }
-            field = value
-        }
-        message.forEachMember { key, value in
+            func integer(_ field: inout Int64??) {
+                guard field == nil else { return }
+                if value.isNull { field = .some(nil) } else if let number = value.number.flatMap({ Int64(exactly: $0) }) { field = number } else { valid = false }
+            }
             if key.is("request_id") {
-                take(&requestID, string(value))
+                string(&requestID)
             } else if key.is("agent_id") {
-                take(&agentID, string(value))
+                string(&agentID)
             } else if key.is("module") {
-                take(&module, string(value))
+                string(&module)
             } else if key.is("module_version") {
-                take(&moduleVersion, string(value))
+                string(&moduleVersion)
             } else if key.is("state") {
-                take(&state, string(value))
+                string(&state)
             } else if key.is("at_ms") {
-                take(&at, integer(value))
+                integer(&at)
             } else if key.is("agent_started_at_ms") {
-                take(&agentStarted, integer(value))
+                integer(&agentStarted)
             } else if key.is("agent_version") {
-                take(&agentVersion, string(value))
+                string(&agentVersion)
             } else if key.is("started_at_ms") {
-                take(&startedAt, integer(value))
+                integer(&started)
             } else if key.is("finished_at_ms") {
-                take(&finishedAt, integer(value))
+                integer(&finished)
             } else if key.is("error") {
-                take(&error, string(value))
-            } else if key.is("output") {
-                take(&output, value.isNull ? .some(nil) : .some(value))
+                string(&error)
+            } else if key.is("output"), output == nil {
+                output = value.isNull ? .some(nil) : value
             }
         }
-        guard valid, message.text.first == UInt8(ascii: "{"), let requestID = requestID ?? nil, let agentID = agentID ?? nil,
-            let module = module ?? nil, let moduleVersion = moduleVersion ?? nil, let state = state ?? nil, let at = at ?? nil,
-            (agentStarted ?? nil) != nil, (agentVersion ?? nil) != nil
+    }
+
+    private init?(_ fields: MessageFields) {
+        guard fields.valid, let requestID = fields.requestID ?? nil, let agentID = fields.agentID ?? nil, let module = fields.module ?? nil,
+            let moduleVersion = fields.moduleVersion ?? nil, let state = fields.state ?? nil, let at = fields.at ?? nil,
+            (fields.agentStarted ?? nil) != nil, (fields.agentVersion ?? nil) != nil
         else { return nil }
         self.requestID = requestID
         self.agentID = agentID
         self.module = module
         self.moduleVersion = moduleVersion
         self.state = state
-        let (started, finished) = (startedAt ?? nil, finishedAt ?? nil)
+        let (started, finished) = (fields.started ?? nil, fields.finished ?? nil)
         // Within ClickHouse's DateTime (1970–2106): a row it cannot take would hold its batch back.
         timeMilliseconds = min(max(finished ?? at, 0), 4_294_967_295_000)
         if let started, let finished {
@@ -106,8 +110,8 @@ public struct ArchiveRow: Sendable, Equatable {
             durationMilliseconds = overflow ? nil : Double(duration)
         }
         location = AgentLocation()
-        self.error = (error ?? nil) ?? ""
-        if let output = output ?? nil {
+        self.error = (fields.error ?? nil) ?? ""
+        if let output = fields.output ?? nil {
             self.output = String(decoding: output.text, as: UTF8.self)
             readFigures(output)
         } else {

@@ -21,8 +21,11 @@ public final class ResultArchiver: Sendable {
     public struct Configuration: Sendable {
         public var url: String
         public var database = "imn"
-        /// Rows per INSERT, at most.
-        public var batchSize = 5000
+        /// Rows per INSERT, at most: ClickHouse writes a part per INSERT, so large batches
+        /// cost it least (20,000 rows: 0.006 ms a row, 5,000: 0.013–0.02).
+        public var batchSize = 20_000
+        /// Bytes of messages per batch, at most (a batch is in memory three times: fetched, read, stored).
+        public var batchBytes = 16 * 1024 * 1024
         /// How long a fetch waits for its first message.
         public var fetchWait: Duration = .milliseconds(500)
         /// Before a batch ClickHouse did not take is offered again.
@@ -63,7 +66,7 @@ public final class ResultArchiver: Sendable {
         var consumerConfiguration = JetStreamConsumerConfiguration(durableName: "imn-archive", filterSubject: Subjects.allResults)
         consumerConfiguration.ackWait = .seconds(60)
         consumerConfiguration.maxDeliver = -1  // an outage of any length: the stream's age limit is the bound
-        consumerConfiguration.maxAckPending = configuration.batchSize * 4
+        consumerConfiguration.maxAckPending = configuration.batchSize * 4  // three batches in flight
         var consumer: JetStreamPullConsumer?
         var prepared = false
         while (consumer == nil || !prepared) && !Task.isCancelled {
@@ -82,17 +85,27 @@ public final class ResultArchiver: Sendable {
         }
         guard let consumer else { return }
         defer { consumer.close() }
-        let (batchSize, fetchWait) = (configuration.batchSize, configuration.fetchWait)
-        // The next batch is fetched and read while this one is stored (what is fetched and never
-        // stored at a shutdown comes back after the ack wait).
-        let read = { @Sendable in self.batch((try? await consumer.fetch(batch: batchSize, timeout: fetchWait)) ?? []) }
-        var next = Task { await read() }
+        let (batchSize, batchBytes, fetchWait) = (configuration.batchSize, configuration.batchBytes, configuration.fetchWait)
+        // Three batches at once, each stage on its own: the newest fetched from JetStream, the
+        // one before read into rows, the oldest stored (what is fetched and never stored at a
+        // shutdown comes back after the ack wait). Fetches follow one another.
+        let fetch = { @Sendable (previous: Task<[JetStreamMessage], Never>?) in
+            _ = await previous?.value
+            return (try? await consumer.fetch(batch: batchSize, maxBytes: batchBytes, timeout: fetchWait)) ?? []
+        }
+        var fetching = Task { await fetch(nil) }
+        var reading = Task { [fetching] in self.batch(await fetching.value) }
+        fetching = Task { [fetching] in await fetch(fetching) }
         while !Task.isCancelled {
-            let batch = await next.value
-            next = Task { await read() }
+            let batch = await reading.value
+            reading = Task { [fetching] in self.batch(await fetching.value) }
+            fetching = Task { [fetching] in await fetch(fetching) }
             if !batch.rows.isEmpty { await archive(batch) }
         }
-        next.cancel()
+        // Stopping: what was fetched or read and not stored goes back at once (for another
+        // replica, or the next start), and nothing fetches once the consumer is closed.
+        for (message, _) in await reading.value.rows { try? message.nak() }
+        for message in await fetching.value { try? message.nak() }
     }
 
     /// A fetched batch read: its terminal results' rows and their INSERT's body.
@@ -108,30 +121,32 @@ public final class ResultArchiver: Sendable {
     func archive(_ batch: Batch) async {
         let rows = batch.rows
         do {
+            // Usually every row is new and the body read with the batch goes as it is; rows
+            // ClickHouse already has, or twice in the batch, are left out of a body made anew.
             var seen = try await alreadyStored(rows)
-            var rejected: Set<String> = []
-            var fresh = rows.map(\.row)
-            if !seen.isEmpty || Set(rows.map(\.row.requestID)).count < rows.count {
-                fresh = []
-                for (_, row) in rows where seen.insert(row.requestID).inserted { fresh.append(row) }
+            var fresh: [ArchiveRow]?
+            if !seen.isEmpty || Set(rows.lazy.map(\.row.requestID)).count < rows.count {
+                fresh = rows.lazy.map(\.row).filter { seen.insert($0.requestID).inserted }
             }
+            let stored = fresh?.count ?? rows.count
+            var rejected: Set<String> = []
             do {
-                if fresh.count == rows.count {
+                if let fresh {
+                    if !fresh.isEmpty { try await insert(fresh) }
+                } else {
                     try await insert(body: batch.body)
-                } else if !fresh.isEmpty {
-                    try await insert(fresh)
                 }
             } catch .refused {
                 // ClickHouse answered, and refused: find the rows it will not take, one by one,
                 // so that one bad row does not hold its batch back for ever.
-                rejected = try await insertOneByOne(fresh)
+                rejected = try await insertOneByOne(fresh ?? rows.map(\.row))
             }
-            Counter(label: "imn_archive_rows_total", factory: factory).increment(by: fresh.count - rejected.count)
-            if rows.count > fresh.count {
-                Counter(label: "imn_archive_duplicates_skipped_total", factory: factory).increment(by: rows.count - fresh.count)
+            Counter(label: "imn_archive_rows_total", factory: factory).increment(by: stored - rejected.count)
+            if rows.count > stored {
+                Counter(label: "imn_archive_duplicates_skipped_total", factory: factory).increment(by: rows.count - stored)
             }
             let now = Int64(Date.now.timeIntervalSince1970 * 1000)
-            if let oldest = fresh.map(\.timeMilliseconds).min() {
+            if let oldest = rows.lazy.map(\.row.timeMilliseconds).min() {
                 Timer(label: "imn_archive_lag_seconds", factory: factory).recordMilliseconds(max(0, now - oldest))
             }
             for (message, row) in rows {
@@ -170,6 +185,8 @@ public final class ResultArchiver: Sendable {
     func batch(_ messages: [JetStreamMessage]) -> Batch {
         var rows: [(message: JetStreamMessage, row: ArchiveRow)] = []
         rows.reserveCapacity(messages.count)
+        var body: [UInt8] = []
+        body.reserveCapacity(messages.reduce(0) { $0 + $1.message.payload.count })
         for message in messages {
             let read = message.message.payload.withUnsafeBufferPointer { ArchiveRow(json: $0) }
             guard var row = read, let state = ModuleStateName(rawValue: row.state) else {
@@ -182,9 +199,10 @@ public final class ResultArchiver: Sendable {
                 continue
             }
             row.location = location(row.agentID) ?? AgentLocation()
+            write(row, into: &body)
             rows.append((message, row))
         }
-        return Batch(rows: rows, body: body(rows.map(\.row)))
+        return Batch(rows: rows, body: body)
     }
 
     /// The request ids of this batch's redelivered messages that ClickHouse already has.
@@ -209,19 +227,21 @@ public final class ResultArchiver: Sendable {
         _ = try await client.execute("INSERT INTO \(ArchiveSchema.table) (\(columns)) FORMAT RowBinary", body: body, timeout: .seconds(50))
     }
 
-    /// The rows in `RowBinary`, an output over the limit replaced by a note saying so.
+    /// The rows in `RowBinary`.
     private func body(_ rows: [ArchiveRow]) -> [UInt8] {
         var body: [UInt8] = []
-        body.reserveCapacity(rows.reduce(0) { $0 + $1.output.utf8.count + 256 })
-        for row in rows {
-            let size = row.output.utf8.count
-            let note =
-                size > configuration.maxOutputBytes
-                ? JSONValue.object([
-                    "not_archived": .string("the output is \(size) bytes, over the archive's limit of \(configuration.maxOutputBytes)")
-                ]).text : nil
-            row.writeRowBinary(into: &body, output: note)
-        }
+        for row in rows { write(row, into: &body) }
         return body
+    }
+
+    /// A row in `RowBinary`, an output over the limit replaced by a note saying so.
+    private func write(_ row: ArchiveRow, into body: inout [UInt8]) {
+        let size = row.output.utf8.count
+        let note =
+            size > configuration.maxOutputBytes
+            ? JSONValue.object([
+                "not_archived": .string("the output is \(size) bytes, over the archive's limit of \(configuration.maxOutputBytes)")
+            ]).text : nil
+        row.writeRowBinary(into: &body, output: note)
     }
 }

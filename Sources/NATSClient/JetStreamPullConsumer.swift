@@ -21,8 +21,9 @@ public final class JetStreamPullConsumer: Sendable {
     /// What is available now, up to `batch` messages; when nothing is, waits up to `timeout` for
     /// the first message and returns it (an empty array when the time passes first). Unlike a
     /// plain libnats `Fetch`, which holds on to its first messages until the batch is full or the
-    /// time is up, this returns as soon as there is something to do.
-    public func fetch(batch: Int, timeout: Duration) async throws(NATSError) -> [JetStreamMessage] {
+    /// time is up, this returns as soon as there is something to do. `maxBytes` bounds the batch's
+    /// payloads and headers together (the server stops before the message that would pass it).
+    public func fetch(batch: Int, maxBytes: Int = 0, timeout: Duration) async throws(NATSError) -> [JetStreamMessage] {
         let connection = self.connection
         let durableName = self.durableName
         let sub = try subscription.withLock { (sub) throws(NATSError) -> UnsafeSendablePointer in
@@ -32,19 +33,20 @@ public final class JetStreamPullConsumer: Sendable {
         let nanoseconds = Int64(LibNATS.milliseconds(timeout)) * 1_000_000
         let pointers = try await connection.runBlocking { () throws(NATSError) -> [UnsafeSendablePointer] in
             // First: whatever is there (no_wait); then: the first message to come.
-            let available = try Self.fetch(sub.value, batch: batch, noWait: true, expires: nanoseconds, durableName)
+            let available = try Self.fetch(sub.value, batch: batch, maxBytes: maxBytes, noWait: true, expires: nanoseconds, durableName)
             if !available.isEmpty { return available }
-            return try Self.fetch(sub.value, batch: 1, noWait: false, expires: nanoseconds, durableName)
+            return try Self.fetch(sub.value, batch: 1, maxBytes: 0, noWait: false, expires: nanoseconds, durableName)
         }
         return pointers.map { JetStreamMessage(taking: $0.value, connection: connection) }
     }
 
-    private static func fetch(_ sub: OpaquePointer, batch: Int, noWait: Bool, expires: Int64, _ durableName: String) throws(NATSError)
+    private static func fetch(_ sub: OpaquePointer, batch: Int, maxBytes: Int, noWait: Bool, expires: Int64, _ durableName: String) throws(NATSError)
         -> [UnsafeSendablePointer]
     {
         var request = jsFetchRequest()
         jsFetchRequest_Init(&request)
         request.Batch = Int32(clamping: batch)
+        request.MaxBytes = Int64(maxBytes)
         request.NoWait = noWait
         request.Expires = expires
         var list = natsMsgList()
