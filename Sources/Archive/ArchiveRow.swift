@@ -42,7 +42,10 @@ public struct ArchiveRow: Sendable, Equatable {
     /// The row of a terminal result; `location` is its agent's as last heard.
     public init(_ result: ResultMessage, location: AgentLocation?) {
         // One way to read a result: its JSON, which is what the archive receives.
-        self = result.jsonBytes.withUnsafeBufferPointer { Self(json: $0) }!
+        guard let row = result.jsonBytes.withUnsafeBufferPointer({ Self(json: $0) }) else {
+            preconditionFailure("a ResultMessage's own JSON did not read as a result message")
+        }
+        self = row
         self.location = location ?? AgentLocation()
     }
 
@@ -62,7 +65,13 @@ public struct ArchiveRow: Sendable, Equatable {
             }
             func integer(_ field: inout Int64??) {
                 guard field == nil else { return }
-                if value.isNull { field = .some(nil) } else if let number = value.number.flatMap({ Int64(exactly: $0) }) { field = number } else { valid = false }
+                if value.isNull {
+                    field = .some(nil)
+                } else if let number = value.number.flatMap({ Int64(exactly: $0) }) {
+                    field = number
+                } else {
+                    valid = false
+                }
             }
             if key.is("request_id") {
                 string(&requestID)

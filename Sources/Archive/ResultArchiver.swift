@@ -104,13 +104,19 @@ public final class ResultArchiver: Sendable {
         }
         // Stopping: what was fetched or read and not stored goes back at once (for another
         // replica, or the next start), and nothing fetches once the consumer is closed.
-        for (message, _) in await reading.value.rows { try? message.nak() }
+        for entry in await reading.value.rows { try? entry.message.nak() }
         for message in await fetching.value { try? message.nak() }
+    }
+
+    /// A terminal result's message and its row.
+    struct Entry: Sendable {
+        var message: JetStreamMessage
+        var row: ArchiveRow
     }
 
     /// A fetched batch read: its terminal results' rows and their INSERT's body.
     struct Batch: Sendable {
-        var rows: [(message: JetStreamMessage, row: ArchiveRow)]
+        var rows: [Entry]
         var body: [UInt8]
     }
 
@@ -149,15 +155,15 @@ public final class ResultArchiver: Sendable {
             if let oldest = rows.lazy.map(\.row.timeMilliseconds).min() {
                 Timer(label: "imn_archive_lag_seconds", factory: factory).recordMilliseconds(max(0, now - oldest))
             }
-            for (message, row) in rows {
-                if rejected.contains(row.requestID) { try? message.term() } else { try? message.ack() }
+            for entry in rows {
+                if rejected.contains(entry.row.requestID) { try? entry.message.term() } else { try? entry.message.ack() }
             }
         } catch {
             Counter(label: "imn_archive_failures_total", factory: factory).increment()
             logger.warning(
                 "archive batch not stored; it will be offered again",
                 metadata: ["rows": "\(rows.count)", "error": "\(error)", "retry.after": "\(configuration.retryDelay)"])
-            for (message, _) in rows { try? message.nak(delay: configuration.retryDelay) }
+            for entry in rows { try? entry.message.nak(delay: configuration.retryDelay) }
         }
     }
 
@@ -183,7 +189,7 @@ public final class ResultArchiver: Sendable {
     /// The rows of terminal results and their INSERT's body; other transitions are acknowledged
     /// at once, unreadable messages terminated.
     func batch(_ messages: [JetStreamMessage]) -> Batch {
-        var rows: [(message: JetStreamMessage, row: ArchiveRow)] = []
+        var rows: [Entry] = []
         rows.reserveCapacity(messages.count)
         var body: [UInt8] = []
         body.reserveCapacity(messages.reduce(0) { $0 + $1.message.payload.count })
@@ -200,13 +206,13 @@ public final class ResultArchiver: Sendable {
             }
             row.location = location(row.agentID) ?? AgentLocation()
             write(row, into: &body)
-            rows.append((message, row))
+            rows.append(Entry(message: message, row: row))
         }
         return Batch(rows: rows, body: body)
     }
 
     /// The request ids of this batch's redelivered messages that ClickHouse already has.
-    func alreadyStored(_ rows: [(message: JetStreamMessage, row: ArchiveRow)]) async throws(ClickHouseError) -> Set<String> {
+    func alreadyStored(_ rows: [Entry]) async throws(ClickHouseError) -> Set<String> {
         let again = rows.filter { $0.message.metadata.deliveryCount > 1 }.map(\.row)
         guard let first = again.map(\.timeMilliseconds).min(), let last = again.map(\.timeMilliseconds).max() else { return [] }
         let ids = Set(again.map(\.requestID)).map(ClickHouseClient.literal).joined(separator: ",")

@@ -174,7 +174,7 @@ struct ArchiveTests {
     }
 }
 
-/// What each module's output becomes in the archive's typed columns, and the JSONEachRow line.
+/// What each module's output becomes in the archive's typed columns, read in place as the tree reads it, and the RowBinary row.
 struct ArchiveRowTests {
     static func message(_ module: String, _ output: JSONValue?, state: String = "completed") -> ResultMessage {
         var message = ResultMessage(
@@ -286,7 +286,9 @@ struct ArchiveRowTests {
         for index in 0..<5_000 {
             let module = pick(modules)
             var members: [String] = []
-            for key in ["host", "url", "name", "address", "sent", "received", "connected", "query_time_ms", "rcode", "status", "hop_count", "reached"]
+            for key in [
+                "host", "url", "name", "address", "sent", "received", "connected", "query_time_ms", "rcode", "status", "hop_count", "reached",
+            ]
             where Bool.random(using: &generator) {
                 members.append(member(key, Bool.random(using: &generator) ? "\"h\(index)\"" : pick(scalars)))
             }
@@ -300,7 +302,8 @@ struct ArchiveRowTests {
             var fields = [
                 member("request_id", "\"r\\u0031\(index)\""), member("agent_id", "\"a\""), member("module", "\"\(module)\""),
                 member("module_version", "\"1\""), member("state", "\"completed\""), member("at_ms", "1793491200123"),
-                member("agent_started_at_ms", "0"), member("agent_version", "\"t\""), member("started_at_ms", pick(["1793491200000", "null", "1.5"])),
+                member("agent_started_at_ms", "0"), member("agent_version", "\"t\""),
+                member("started_at_ms", pick(["1793491200000", "null", "1.5"])),
                 member("finished_at_ms", pick(["1793491200100", "null"])), member("error", pick(["null", "\"e\"", "3"])),
                 member("output", pick(["null", "{" + members.joined(separator: ",") + "}", "[1]", "\"text\""])),
             ]
@@ -386,7 +389,8 @@ struct ArchiverRefusalTests {
             message.startedAtMilliseconds = message.atMilliseconds - 1500
             message.finishedAtMilliseconds = message.atMilliseconds
             let location = AgentLocation(
-                continent: "EU", country: "DE", region: "Berlin", city: "Köln", latitude: 50.94, asn: 4_200_000_000, network: "Ein Netz", tags: ["a", "b-c"])
+                continent: "EU", country: "DE", region: "Berlin", city: "Köln", latitude: 50.94, asn: 4_200_000_000, network: "Ein Netz",
+                tags: ["a", "b-c"])
             let row = ArchiveRow(message, location: location)
             var body: [UInt8] = []
             row.writeRowBinary(into: &body)

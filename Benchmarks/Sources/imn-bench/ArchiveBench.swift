@@ -38,7 +38,9 @@ struct ArchiveBench: AsyncParsableCommand {
                 logger.logLevel = .warning
                 var configuration = ResultArchiver.Configuration(url: clickHouseServer.clickHouseURL)
                 configuration.batchSize = batchSize ?? configuration.batchSize
-                let archiver = try ResultArchiver(configuration: configuration, connection: connection, logger: logger) { _ in AgentLocation(continent: "EU", country: "DE", city: "Berlin", asn: 3320, tags: ["eyeball"]) }
+                let archiver = try ResultArchiver(configuration: configuration, connection: connection, logger: logger) { _ in
+                    AgentLocation(continent: "EU", country: "DE", city: "Berlin", asn: 3320, tags: ["eyeball"])
+                }
                 let cpu = ProcessCPU([("archiver", getpid()), ("clickhouse", clickHouseServer.pid ?? 0), ("nats", nats.pid ?? 0)])
                 let clock = ContinuousClock()
                 let start = clock.now
