@@ -82,6 +82,34 @@ struct RetentionTests {
         }
     }
 
+    /// Ingestion behind: a result stored after the sweep took its state has nothing left to be
+    /// swept with, so it expires on its own one retention later; a result whose state is there
+    /// waits for the sweep and has no expiry of its own.
+    @Test func aResultStoredAfterItsStateWasSweptExpiresOnItsOwn() async throws {
+        try await withStore(configure: { $0.retentionSeconds = 2 }) { store, server in
+            for request in ["late", "kept"] {
+                _ = try await store.setModuleState(
+                    requestID: request, agentID: "a", module: "ping_module", state: .created, expectedVersion: 0, actor: "t")
+                try await Self.finish(store, request, agent: "a")
+            }
+            try await Task.sleep(for: .milliseconds(2200))
+            _ = try await store.setModuleState(
+                requestID: "kept-new", agentID: "a", module: "ping_module", state: .created, expectedVersion: 0, actor: "t")
+            #expect(try await store.sweep().states == 2)
+            _ = try await store.storeResult(result("late", agent: "a"))
+            _ = try await store.storeResult(result("kept-new", agent: "a"))
+            let redis = RedisClient(configuration: try RedisConfiguration(url: server.redisURL))
+            let late = try await redis.send(RedisCommand("PTTL", "imn:result:late")).integer ?? 0
+            let kept = try await redis.send(RedisCommand("PTTL", "imn:result:kept-new")).integer ?? 0
+            await redis.close()
+            #expect(late > 0 && late <= 2000, "\(late)")
+            #expect(kept == -1, "a result with its state waits for the sweep")
+            try await Task.sleep(for: .milliseconds(2200))
+            await #expect(throws: DBOSError.self) { try await store.getResult(requestID: "late") }
+            #expect(try await store.getResult(requestID: "kept-new").requestID == "kept-new")
+        }
+    }
+
     @Test func zeroKeepsEverythingForEver() async throws {
         try await withStore(configure: { $0.retentionSeconds = 0 }) { store, server in
             _ = try await store.createMeasurement(MeasurementStoreTests.record("m", agents: ["a"]), deadline: nil, actor: "t")

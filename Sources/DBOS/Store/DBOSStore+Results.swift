@@ -41,10 +41,13 @@ extension DBOSStore {
             ("ingest_source", RedisArgument(result.metadata.ingestSource)),
         ]
         return RedisScriptCall(
-            keys: [keys.result(result.requestID), keys.resultMarker(result.requestID), keys.agentResults(result.agentID), keys.events],
+            keys: [
+                keys.result(result.requestID), keys.resultMarker(result.requestID), keys.agentResults(result.agentID), keys.events,
+                keys.state(result.requestID),
+            ],
             arguments: [
                 RedisArgument(result.requestID), RedisArgument(configuration.idempotencyWindowSeconds), RedisArgument(configuration.maxEvents),
-                RedisArgument(configuration.serverID),
+                RedisArgument(configuration.serverID), RedisArgument(configuration.retentionSeconds * 1000),
             ] + fields.flatMap { [RedisArgument($0.0), $0.1] })
     }
 
