@@ -120,10 +120,8 @@ public final class ResultArchiver: Sendable {
         var body: [UInt8]
     }
 
-    /// One fetched batch: transitions that are not terminal are acknowledged at once (the archive
-    /// keeps outcomes), the terminal ones after ClickHouse took them.
-    func archive(_ messages: [JetStreamMessage]) async { await archive(batch(messages)) }
-
+    /// One read batch stored: its messages acknowledged after ClickHouse took their rows (the
+    /// transitions that are not terminal were acknowledged when it was read).
     func archive(_ batch: Batch) async {
         let rows = batch.rows
         do {

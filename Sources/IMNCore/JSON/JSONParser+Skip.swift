@@ -1,14 +1,6 @@
 /// Reading past a value without building it: accepts exactly what ``JSONParser/parse(_:)`` accepts
 /// (a test compares the two), allocating nothing for the usual ASCII document.
 extension JSONParser {
-    /// Whether `bytes` is exactly one JSON value (whitespace around it allowed).
-    static func isValid(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        var parser = JSONParser(bytes)
-        guard parser.skipValue(depth: 0) else { return false }
-        parser.skipWhitespace()
-        return parser.index == bytes.count
-    }
-
     /// Moves past the value here (and the whitespace before it); false when it is not valid JSON.
     mutating func skipValue(depth: Int) -> Bool {
         skipWhitespace()
